@@ -1,0 +1,26 @@
+"""Shared fixtures: the real recordings in ../shared/data and the shipped example."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SPIKEFIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+EXAMPLE_DATA = REPO_ROOT / "jobs" / "data" / "bbp_l5pc_A2_IDrest"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the real recordings (``../shared/data``; override with SPIKEFIT_SHARED_DATA)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real recordings not found at {SHARED_DATA} (set SPIKEFIT_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def example_data() -> Path:
+    """The small real example shipped in the repository (BBP L5PC, IDrest, CC BY 4.0)."""
+    return EXAMPLE_DATA
