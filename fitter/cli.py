@@ -15,6 +15,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = (
     "fitter.commands.demo",
+    "fitter.commands.inspect",
 )
 
 
