@@ -78,6 +78,9 @@ def _detect_layout(channels: set[int]) -> str:
     for name, lay in LAYOUTS.items():
         if lay["current_channel"] in channels:
             return name
+    for name, lay in LAYOUTS.items():
+        if lay["voltage_channel"] in channels:
+            return name
     raise RecordingError(
         f"cannot tell the .ibw layout from channels {sorted(channels)}; pass layout= one of {sorted(LAYOUTS)} "
         "or current_channel= and voltage_channel="
