@@ -76,11 +76,15 @@ class SweepBatch:
 
 
 def step_amplitude(sweep: Sweep) -> float:
-    """Signed largest deviation (pA) of the current from its baseline (median of the first 10%)."""
+    """Robust step amplitude (pA): median deviation from baseline over the "on" samples.
+
+    baseline = median of the first 10% of samples; on samples = those whose |deviation|
+    exceeds half the 99th percentile of |deviation| (robust to noise in recorded currents).
+    """
     c = sweep.current
-    base = float(np.median(c[: max(1, c.size // 10)]))
-    dev = c - base
-    return float(dev[np.argmax(np.abs(dev))])
+    dev = c - float(np.median(c[: max(1, c.size // 10)]))
+    big = np.abs(dev) > 0.5 * np.percentile(np.abs(dev), 99)
+    return float(np.median(dev[big])) if big.any() else 0.0
 
 
 def _as_list(sweeps: Recording | Iterable[Sweep]) -> list[Sweep]:
