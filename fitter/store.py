@@ -1,0 +1,455 @@
+"""The result store: spikefit's only Parquet writer.
+
+One job's results folder, on a local path or any pyarrow filesystem URI (``file://``,
+``s3://``, ``gs://``, ...)::
+
+    <root>/manifest.json                 job spec, versions, seeds, start/end, status (JSON)
+    <root>/trials/part-000001.parquet    one row per trial, appended a batch per part
+    <root>/best.parquet                  one row per (cell, model): the best fit
+    <root>/traces/part-000001.parquet    recorded and simulated traces of the best fits
+
+Every write is atomic: on a local filesystem the file is written under a hidden temporary
+name (``.<name>.tmp-<uuid>``) in the same folder and renamed; on object stores the file is
+buffered and sent as one PUT. A run stopped at any moment leaves every file already written
+readable and no partial file under a final name. ``pandas.read_parquet("<root>/trials")``
+reads all parts (hidden temporary names are skipped); all parts of a table share one schema,
+fixed by the first part written.
+
+Units live in the Arrow schema: each field that has one carries ``{"unit": "<unit>"}`` field
+metadata (parameters in their model unit, ``duration_s`` in ``s``, ...); read them back with
+:func:`column_units`. ``read_*`` frames also carry them in ``DataFrame.attrs["units"]``.
+
+**trials** columns (one row per trial):
+
+- ``job``, ``cell``, ``model`` (string), ``trial`` (int64, the Optuna trial number),
+  ``batch`` (int64), ``worker`` (string)
+- one float64 column per fitted parameter, named as in the model (``tau``, ``V_T``, ``a``),
+  with its unit in the field metadata
+- ``loss`` (float64); with several objectives also ``loss_0`` .. ``loss_{m-1}`` (float64)
+- ``sweeps`` (list<string>): the sweep ids scored, in order; per-sweep metrics as list
+  columns aligned with it, named ``per_sweep_<metric>`` (list<float64>, e.g.
+  ``per_sweep_gamma``) so cells with different sweep counts share one schema
+- ``state`` (string: ``"COMPLETE"`` or ``"FAIL"``), ``fail_reason`` (string, null unless FAIL)
+- ``duration_s`` (float64, unit ``s``), ``datetime`` (timestamp[us, UTC], when told)
+
+**best** columns (one row per (cell, model), rewritten whole on each update):
+``job``, ``cell``, ``model``, ``trial`` (int64), every model parameter, fitted and fixed
+(float64, unit in metadata), ``free_parameters`` (list<string>: which were fitted),
+``train_loss``, ``validation_loss`` and any other ``train_<metric>`` / ``validation_<metric>``
+score (float64).
+
+**traces** columns (long format, one row per (cell, sweep, kind)):
+``job``, ``cell``, ``model`` (string), ``trial`` (int64, null for recorded rows), ``sweep``
+(string), ``set`` (``"train"`` / ``"validation"``), ``kind`` (``"recorded"`` /
+``"simulated"``), ``dt_ms`` (float64, unit ``ms``), ``V`` (list<float32>, unit ``mV``, null
+when no voltage), ``spike_times_ms`` (list<float64>, unit ``ms``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+__all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "ResultStore", "column_units"]
+
+_STR, _F64, _I64 = pa.string(), pa.float64(), pa.int64()
+_TS = pa.timestamp("us", tz="UTC")
+
+#: Fixed trials columns (parameter, ``loss_<i>`` and ``per_sweep_<metric>`` columns are added).
+TRIAL_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
+    "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "trial": (_I64, None),
+    "batch": (_I64, None), "worker": (_STR, None), "loss": (_F64, ""),
+    "sweeps": (pa.list_(_STR), None), "state": (_STR, None), "fail_reason": (_STR, None),
+    "duration_s": (_F64, "s"), "datetime": (_TS, None),
+}
+#: Traces columns, in order.
+TRACE_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
+    "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "trial": (_I64, None),
+    "sweep": (_STR, None), "set": (_STR, None), "kind": (_STR, None), "dt_ms": (_F64, "ms"),
+    "V": (pa.list_(pa.float32()), "mV"), "spike_times_ms": (pa.list_(_F64), "ms"),
+}
+_BEST_FIXED = {"job": (_STR, None), "cell": (_STR, None), "model": (_STR, None),
+               "trial": (_I64, None), "free_parameters": (pa.list_(_STR), None)}
+_PART = re.compile(r"^part-(\d{6,})\.parquet$")
+_TRIAL_STATES = {"COMPLETE", "FAIL"}
+
+
+class ResultStore:
+    """One job's results folder: ``root`` is a local path or a pyarrow filesystem URI."""
+
+    def __init__(self, root: str | os.PathLike):
+        text = os.fspath(root)
+        if "://" in text:
+            try:
+                self.fs, self.root = pafs.FileSystem.from_uri(text)
+            except (pa.ArrowInvalid, ValueError) as err:
+                raise ValueError(f"result store root {text!r}: not a filesystem URI pyarrow knows ({err})") from None
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(text).resolve())
+        self.uri = text
+        self._atomic_rename = self.fs.type_name == "local"
+        self.fs.create_dir(self.root, recursive=True)
+        self._next_part: dict[str, int] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+
+    def __repr__(self) -> str:
+        return f"ResultStore({self.uri!r})"
+
+    def path(self, *parts: str) -> str:
+        """Filesystem path (for ``self.fs``) of a file under the root."""
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    # ------------------------------------------------------------------ trials
+    def append_trials(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
+                      *, units: Mapping[str, str]) -> str:
+        """Write one batch of trial rows as the next ``trials/part-NNNNNN.parquet``.
+
+        ``units`` maps every parameter column to its unit (e.g. ``space.units``); the other
+        columns are those in the module docstring. Returns the part's path.
+        """
+        rows = _records(rows, "append_trials")
+        if not rows:
+            raise ValueError("append_trials: got no rows; write a batch with at least one trial")
+        fields = dict(TRIAL_COLUMNS)
+        fields.update({name: (_F64, unit) for name, unit in _check_units(units).items()})
+        for key in sorted({k for r in rows for k in r}):
+            if key in fields:
+                continue
+            if re.fullmatch(r"loss_\d+", key):
+                fields[key] = (_F64, "")
+            elif key.startswith("per_sweep_"):
+                fields[key] = (pa.list_(_F64), None)
+            else:
+                raise ValueError(
+                    f"append_trials: unknown column {key!r}; expected {sorted(TRIAL_COLUMNS)}, "
+                    f"a parameter in units {sorted(units)}, 'loss_<i>' or 'per_sweep_<metric>'"
+                )
+        for i, r in enumerate(rows):
+            for key in ("job", "cell", "model", "trial", "state"):
+                if r.get(key) is None:
+                    raise ValueError(f"append_trials: row {i} has no {key!r}; every trial row needs it")
+            if r["state"] not in _TRIAL_STATES:
+                raise ValueError(
+                    f"append_trials: row {i}: state must be one of {sorted(_TRIAL_STATES)}, got {r['state']!r}"
+                )
+        table = _table(rows, fields, "append_trials")
+        return self._append_part("trials", table)
+
+    def read_trials(self) -> pd.DataFrame:
+        """All trial parts as one DataFrame (``attrs["units"]``: column -> unit)."""
+        return self._read_dir("trials")
+
+    # ------------------------------------------------------------------ best
+    def write_best(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
+                   *, units: Mapping[str, str]) -> str:
+        """Replace ``best.parquet`` with ``rows`` (one per (cell, model)).
+
+        ``units`` maps every model parameter (fitted and fixed) to its unit.
+        """
+        rows = _records(rows, "write_best")
+        fields = dict(_BEST_FIXED)
+        fields.update({name: (_F64, unit) for name, unit in _check_units(units).items()})
+        for key in sorted({k for r in rows for k in r}):
+            if key in fields:
+                continue
+            if key.startswith(("train_", "validation_")):
+                fields[key] = (_F64, "")
+            else:
+                raise ValueError(
+                    f"write_best: unknown column {key!r}; expected {sorted(_BEST_FIXED)}, a "
+                    f"parameter in units {sorted(units)}, or 'train_<score>'/'validation_<score>'"
+                )
+        keys = [(r.get("cell"), r.get("model")) for r in rows]
+        if any(c is None or m is None for c, m in keys) or len(set(keys)) != len(keys):
+            raise ValueError("write_best: each row needs a 'cell' and 'model', one row per (cell, model)")
+        table = _table(rows, fields, "write_best")
+        target = self.path("best.parquet")
+        self._write_table(target, table)
+        return target
+
+    def update_best(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
+                    *, units: Mapping[str, str]) -> str:
+        """Insert or replace the rows of these (cell, model) pairs, keeping the others."""
+        new = _records(rows, "update_best")
+        replaced = {(r.get("cell"), r.get("model")) for r in new}
+        old = []
+        if self._exists(self.path("best.parquet")):
+            frame = self.read_best()
+            old_units = {k: v for k, v in frame.attrs["units"].items()
+                         if not k.startswith(("train_", "validation_"))}
+            units = {**old_units, **units}
+            old = [r for r in _records(frame, "update_best") if (r["cell"], r["model"]) not in replaced]
+        return self.write_best(old + new, units=units)
+
+    def read_best(self) -> pd.DataFrame:
+        return self._read_file("best.parquet")
+
+    # ------------------------------------------------------------------ traces
+    def append_traces(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> str:
+        """Write trace rows (columns in :data:`TRACE_COLUMNS`) as the next ``traces/`` part."""
+        rows = _records(rows, "append_traces")
+        if not rows:
+            raise ValueError("append_traces: got no rows")
+        for i, r in enumerate(rows):
+            unknown = sorted(set(r) - set(TRACE_COLUMNS))
+            if unknown:
+                raise ValueError(f"append_traces: row {i}: unknown columns {unknown}; expected {list(TRACE_COLUMNS)}")
+            if r.get("kind") not in ("recorded", "simulated"):
+                raise ValueError(f"append_traces: row {i}: kind must be 'recorded' or 'simulated', got {r.get('kind')!r}")
+            if r.get("set") not in ("train", "validation"):
+                raise ValueError(f"append_traces: row {i}: set must be 'train' or 'validation', got {r.get('set')!r}")
+            for key in ("cell", "sweep", "dt_ms"):
+                if r.get(key) is None:
+                    raise ValueError(f"append_traces: row {i} has no {key!r}")
+        return self._append_part("traces", _table(rows, TRACE_COLUMNS, "append_traces"))
+
+    def read_traces(self) -> pd.DataFrame:
+        return self._read_dir("traces")
+
+    # ------------------------------------------------------------------ manifest
+    def write_manifest(self, manifest: Mapping[str, Any]) -> str:
+        """Replace ``manifest.json`` atomically (datetimes and paths become strings)."""
+        if not isinstance(manifest, Mapping):
+            raise TypeError(f"write_manifest: expected a dict, got {type(manifest).__name__}")
+        data = json.dumps(manifest, indent=2, sort_keys=True, default=_json_default).encode()
+        target = self.path("manifest.json")
+        self._write_bytes(target, lambda sink: sink.write(data))
+        return target
+
+    def update_manifest(self, **changes: Any) -> dict[str, Any]:
+        """Read the manifest (empty if none), apply ``changes``, write it back; return it."""
+        manifest = self.read_manifest() if self._exists(self.path("manifest.json")) else {}
+        manifest.update(changes)
+        self.write_manifest(manifest)
+        return manifest
+
+    def read_manifest(self) -> dict[str, Any]:
+        target = self.path("manifest.json")
+        if not self._exists(target):
+            raise FileNotFoundError(f"no manifest at {self.uri}/manifest.json; write_manifest first")
+        with self.fs.open_input_stream(target) as f:
+            return json.loads(f.read().decode())
+
+    # ------------------------------------------------------------------ internals
+    def _exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.File
+
+    def _parts(self, folder: str) -> list[tuple[int, str]]:
+        info = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
+        parts = []
+        for i in info:
+            m = _PART.match(i.base_name)
+            if m and i.type == pafs.FileType.File:
+                parts.append((int(m.group(1)), i.path))
+        return sorted(parts)
+
+    def _append_part(self, folder: str, table: pa.Table) -> str:
+        if folder not in self._next_part:
+            parts = self._parts(folder)
+            self._next_part[folder] = parts[-1][0] + 1 if parts else 1
+            if parts:
+                with self.fs.open_input_file(parts[0][1]) as f:
+                    self._schemas[folder] = pq.read_schema(f)
+        reference = self._schemas.get(folder)
+        if reference is not None:
+            table = _conform(table, reference, folder)
+        self.fs.create_dir(self.path(folder), recursive=True)
+        target = self.path(folder, f"part-{self._next_part[folder]:06d}.parquet")
+        self._write_table(target, table)
+        self._next_part[folder] += 1
+        self._schemas.setdefault(folder, table.schema)
+        return target
+
+    def _write_table(self, target: str, table: pa.Table) -> None:
+        self._write_bytes(target, lambda sink: pq.write_table(table, sink))
+
+    def _write_bytes(self, target: str, write) -> None:
+        if not self._atomic_rename:  # object store: buffer, then one PUT (atomic)
+            buf = io.BytesIO()
+            write(buf)
+            with self.fs.open_output_stream(target) as out:
+                out.write(buf.getvalue())
+            return
+        folder, name = target.rsplit("/", 1)
+        tmp = f"{folder}/.{name}.tmp-{uuid.uuid4().hex}"
+        try:
+            with self.fs.open_output_stream(tmp) as sink:
+                write(sink)
+            self.fs.move(tmp, target)
+        except BaseException:
+            try:
+                self.fs.delete_file(tmp)
+            except (FileNotFoundError, OSError):
+                pass
+            raise
+
+    def _read_dir(self, folder: str) -> pd.DataFrame:
+        parts = self._parts(folder)
+        if not parts:
+            raise FileNotFoundError(f"no {folder} parts under {self.uri}/{folder}")
+        tables = []
+        for _, path in parts:
+            with self.fs.open_input_file(path) as f:
+                tables.append(pq.read_table(f))
+        table = pa.concat_tables(tables, promote_options="default")
+        return _to_frame(table)
+
+    def _read_file(self, name: str) -> pd.DataFrame:
+        target = self.path(name)
+        if not self._exists(target):
+            raise FileNotFoundError(f"no {name} under {self.uri}")
+        with self.fs.open_input_file(target) as f:
+            return _to_frame(pq.read_table(f))
+
+
+def column_units(source: pa.Table | pa.Schema | str | os.PathLike) -> dict[str, str]:
+    """Column -> unit from the Arrow field metadata of a table, schema, Parquet file or parts
+    folder (local path or filesystem URI). Columns without a unit are left out."""
+    if isinstance(source, pa.Table):
+        schema = source.schema
+    elif isinstance(source, pa.Schema):
+        schema = source
+    else:
+        text = os.fspath(source)
+        fs, path = (pafs.FileSystem.from_uri(text) if "://" in text
+                    else (pafs.LocalFileSystem(), str(Path(text).resolve())))
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:
+            files = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(path))
+                           if _PART.match(i.base_name))
+            if not files:
+                raise FileNotFoundError(f"column_units: no part-*.parquet files in {text}")
+            path = files[0]
+        elif info.type != pafs.FileType.File:
+            raise FileNotFoundError(f"column_units: {text} does not exist")
+        with fs.open_input_file(path) as f:
+            schema = pq.read_schema(f)
+    return {f.name: f.metadata[b"unit"].decode() for f in schema
+            if f.metadata and b"unit" in f.metadata}
+
+
+# ---------------------------------------------------------------------- helpers
+def _records(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, where: str) -> list[dict[str, Any]]:
+    if isinstance(rows, pd.DataFrame):
+        rows = rows.to_dict("records")
+    out = []
+    for i, r in enumerate(rows):
+        if not isinstance(r, Mapping):
+            raise TypeError(f"{where}: row {i} must be a dict, got {type(r).__name__}")
+        out.append({k: _clean(v) for k, v in r.items()})
+    return out
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return v  # NaN stays NaN in float columns (a FAIL trial's loss)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if v is pd.NaT:
+        return None
+    return v
+
+
+def _check_units(units: Mapping[str, str]) -> dict[str, str]:
+    from fitter.space import parse_unit  # the unit vocabulary is the search space's
+
+    if not isinstance(units, Mapping):
+        raise TypeError(f"units must map column -> unit string, got {type(units).__name__}")
+    clash = sorted(set(units) & (set(TRIAL_COLUMNS) | set(TRACE_COLUMNS) | set(_BEST_FIXED)))
+    if clash:
+        raise ValueError(f"units: parameter names {clash} clash with reserved result columns")
+    for name, unit in units.items():
+        try:
+            parse_unit(unit)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"units: column {name!r}: {err}") from None
+    return dict(units)
+
+
+def _field(name: str, dtype: pa.DataType, unit: str | None) -> pa.Field:
+    return pa.field(name, dtype, metadata=None if unit is None else {"unit": unit})
+
+
+def _table(rows: list[dict[str, Any]], fields: Mapping[str, tuple[pa.DataType, str | None]],
+           where: str) -> pa.Table:
+    schema = pa.schema([_field(n, t, u) for n, (t, u) in fields.items()])
+    arrays = []
+    for f in schema:
+        values = [r.get(f.name) for r in rows]
+        if pa.types.is_timestamp(f.type):
+            values = [_utc(v) for v in values]
+        elif not pa.types.is_floating(f.type):  # pandas' NaN for a missing value -> null
+            values = [None if isinstance(v, float) and v != v else v for v in values]
+        try:
+            arrays.append(pa.array(values, type=f.type, from_pandas=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as err:
+            raise ValueError(f"{where}: column {f.name!r} must hold {f.type}, got values like "
+                             f"{next((v for v in values if v is not None), None)!r} ({err})") from None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _utc(v: Any) -> Any:
+    if v is None:
+        return None
+    ts = pd.Timestamp(v)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _conform(table: pa.Table, reference: pa.Schema, folder: str) -> pa.Table:
+    extra = sorted(set(table.schema.names) - set(reference.names))
+    if extra:
+        raise ValueError(
+            f"{folder}: columns {extra} are not in the parts already written ({reference.names}); "
+            "one job's parts share one schema"
+        )
+    arrays = []
+    for f in reference:
+        if f.name in table.schema.names:
+            col = table.column(f.name)
+            if col.type != f.type:
+                raise ValueError(f"{folder}: column {f.name!r} is {col.type}, earlier parts have {f.type}")
+            mine = table.schema.field(f.name).metadata or {}
+            if mine.get(b"unit") != (f.metadata or {}).get(b"unit"):
+                raise ValueError(
+                    f"{folder}: column {f.name!r} has unit {mine.get(b'unit')!r}, earlier parts have "
+                    f"{(f.metadata or {}).get(b'unit')!r}"
+                )
+            arrays.append(col)
+        else:
+            arrays.append(pa.nulls(len(table), f.type))
+    return pa.Table.from_arrays(arrays, schema=reference)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame.attrs["units"] = column_units(table)
+    return frame
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, (Path, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"manifest: value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
