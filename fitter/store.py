@@ -63,6 +63,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from fitter import _tables
+
 __all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "ResultStore", "column_units"]
 
 _STR, _F64, _I64 = pa.string(), pa.float64(), pa.int64()
@@ -83,8 +85,8 @@ TRACE_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
 }
 _BEST_FIXED = {"job": (_STR, None), "cell": (_STR, None), "model": (_STR, None),
                "trial": (_I64, None), "free_parameters": (pa.list_(_STR), None)}
+_RESERVED = {*TRIAL_COLUMNS, *TRACE_COLUMNS, *_BEST_FIXED}
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
-_TRIAL_STATES = {"COMPLETE", "FAIL"}
 
 
 class ResultStore:
@@ -96,7 +98,9 @@ class ResultStore:
             try:
                 self.fs, self.root = pafs.FileSystem.from_uri(text)
             except (pa.ArrowInvalid, ValueError) as err:
-                raise ValueError(f"result store root {text!r}: not a filesystem URI pyarrow knows ({err})") from None
+                raise ValueError(
+                    f"result store root {text!r}: not a filesystem URI pyarrow knows ({err})"
+                ) from None
         else:
             self.fs, self.root = pafs.LocalFileSystem(), str(Path(text).resolve())
         self.uri = text
@@ -113,108 +117,71 @@ class ResultStore:
         return "/".join([self.root.rstrip("/"), *parts])
 
     # ------------------------------------------------------------------ trials
-    def append_trials(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
-                      *, units: Mapping[str, str]) -> str:
+    def append_trials(self, rows: _tables.Rows, *, units: Mapping[str, str]) -> str:
         """Write one batch of trial rows as the next ``trials/part-NNNNNN.parquet``.
 
         ``units`` maps every parameter column to its unit (e.g. ``space.units``); the other
         columns are those in the module docstring. Returns the part's path.
         """
-        rows = _records(rows, "append_trials")
-        if not rows:
-            raise ValueError("append_trials: got no rows; write a batch with at least one trial")
-        fields = dict(TRIAL_COLUMNS)
-        fields.update({name: (_F64, unit) for name, unit in _check_units(units).items()})
-        for key in sorted({k for r in rows for k in r}):
-            if key in fields:
-                continue
-            if re.fullmatch(r"loss_\d+", key):
-                fields[key] = (_F64, "")
-            elif key.startswith("per_sweep_"):
-                fields[key] = (pa.list_(_F64), None)
-            else:
-                raise ValueError(
-                    f"append_trials: unknown column {key!r}; expected {sorted(TRIAL_COLUMNS)}, "
-                    f"a parameter in units {sorted(units)}, 'loss_<i>' or 'per_sweep_<metric>'"
-                )
-        for i, r in enumerate(rows):
-            for key in ("job", "cell", "model", "trial", "state"):
-                if r.get(key) is None:
-                    raise ValueError(f"append_trials: row {i} has no {key!r}; every trial row needs it")
-            if r["state"] not in _TRIAL_STATES:
-                raise ValueError(
-                    f"append_trials: row {i}: state must be one of {sorted(_TRIAL_STATES)}, got {r['state']!r}"
-                )
-        table = _table(rows, fields, "append_trials")
-        return self._append_part("trials", table)
+        rows = _tables.records(rows, "append_trials", empty_ok=False)
+        fields = _tables.column_specs(rows, TRIAL_COLUMNS, units, "append_trials", {
+            "loss_<i>": (lambda k: re.fullmatch(r"loss_\d+", k), (_F64, "")),
+            "per_sweep_<metric>": (lambda k: k.startswith("per_sweep_"), (pa.list_(_F64), None)),
+        }, _RESERVED)
+        _tables.check_rows(rows, "append_trials", ("job", "cell", "model", "trial", "state"),
+                    {"state": ("COMPLETE", "FAIL")})
+        return self._append_part("trials", _tables.build_table(rows, fields, "append_trials"))
 
     def read_trials(self) -> pd.DataFrame:
         """All trial parts as one DataFrame (``attrs["units"]``: column -> unit)."""
         return self._read_dir("trials")
 
     # ------------------------------------------------------------------ best
-    def write_best(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
-                   *, units: Mapping[str, str]) -> str:
+    def write_best(self, rows: _tables.Rows, *, units: Mapping[str, str]) -> str:
         """Replace ``best.parquet`` with ``rows`` (one per (cell, model)).
 
         ``units`` maps every model parameter (fitted and fixed) to its unit.
         """
-        rows = _records(rows, "write_best")
-        fields = dict(_BEST_FIXED)
-        fields.update({name: (_F64, unit) for name, unit in _check_units(units).items()})
-        for key in sorted({k for r in rows for k in r}):
-            if key in fields:
-                continue
-            if key.startswith(("train_", "validation_")):
-                fields[key] = (_F64, "")
-            else:
-                raise ValueError(
-                    f"write_best: unknown column {key!r}; expected {sorted(_BEST_FIXED)}, a "
-                    f"parameter in units {sorted(units)}, or 'train_<score>'/'validation_<score>'"
-                )
-        keys = [(r.get("cell"), r.get("model")) for r in rows]
-        if any(c is None or m is None for c, m in keys) or len(set(keys)) != len(keys):
-            raise ValueError("write_best: each row needs a 'cell' and 'model', one row per (cell, model)")
-        table = _table(rows, fields, "write_best")
+        rows = _tables.records(rows, "write_best")
+        fields = _tables.column_specs(rows, _BEST_FIXED, units, "write_best", {
+            "train_<score>": (lambda k: k.startswith("train_"), (_F64, "")),
+            "validation_<score>": (lambda k: k.startswith("validation_"), (_F64, "")),
+        }, _RESERVED)
+        _tables.check_rows(rows, "write_best", ("cell", "model"), {})
+        keys = [(r["cell"], r["model"]) for r in rows]
+        if len(set(keys)) != len(keys):
+            raise ValueError("write_best: expected one row per (cell, model), got repeats")
         target = self.path("best.parquet")
-        self._write_table(target, table)
+        self._write_table(target, _tables.build_table(rows, fields, "write_best"))
         return target
 
-    def update_best(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame,
-                    *, units: Mapping[str, str]) -> str:
-        """Insert or replace the rows of these (cell, model) pairs, keeping the others."""
-        new = _records(rows, "update_best")
+    def update_best(self, rows: _tables.Rows, *, units: Mapping[str, str]) -> str:
+        """Insert or replace the rows of these (cell, model) pairs, keeping the others.
+
+        Parameter units already in ``best.parquet`` are kept; ``units`` adds or overrides.
+        """
+        new = _tables.records(rows, "update_best")
         replaced = {(r.get("cell"), r.get("model")) for r in new}
         old = []
         if self._exists(self.path("best.parquet")):
             frame = self.read_best()
-            old_units = {k: v for k, v in frame.attrs["units"].items()
-                         if not k.startswith(("train_", "validation_"))}
-            units = {**old_units, **units}
-            old = [r for r in _records(frame, "update_best") if (r["cell"], r["model"]) not in replaced]
+            units = {**{k: v for k, v in frame.attrs["units"].items()
+                        if not k.startswith(("train_", "validation_"))}, **units}
+            old = [r for r in _tables.records(frame, "update_best")
+                   if (r["cell"], r["model"]) not in replaced]
         return self.write_best(old + new, units=units)
 
     def read_best(self) -> pd.DataFrame:
         return self._read_file("best.parquet")
 
     # ------------------------------------------------------------------ traces
-    def append_traces(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> str:
+    def append_traces(self, rows: _tables.Rows) -> str:
         """Write trace rows (columns in :data:`TRACE_COLUMNS`) as the next ``traces/`` part."""
-        rows = _records(rows, "append_traces")
-        if not rows:
-            raise ValueError("append_traces: got no rows")
-        for i, r in enumerate(rows):
-            unknown = sorted(set(r) - set(TRACE_COLUMNS))
-            if unknown:
-                raise ValueError(f"append_traces: row {i}: unknown columns {unknown}; expected {list(TRACE_COLUMNS)}")
-            if r.get("kind") not in ("recorded", "simulated"):
-                raise ValueError(f"append_traces: row {i}: kind must be 'recorded' or 'simulated', got {r.get('kind')!r}")
-            if r.get("set") not in ("train", "validation"):
-                raise ValueError(f"append_traces: row {i}: set must be 'train' or 'validation', got {r.get('set')!r}")
-            for key in ("cell", "sweep", "dt_ms"):
-                if r.get(key) is None:
-                    raise ValueError(f"append_traces: row {i} has no {key!r}")
-        return self._append_part("traces", _table(rows, TRACE_COLUMNS, "append_traces"))
+        rows = _tables.records(rows, "append_traces", empty_ok=False)
+        fields = _tables.column_specs(rows, TRACE_COLUMNS, {}, "append_traces", {}, _RESERVED)
+        _tables.check_rows(rows, "append_traces", ("cell", "sweep", "set", "kind", "dt_ms"),
+                    {"kind": ("recorded", "simulated"), "set": ("train", "validation")})
+        return self._append_part("traces", _tables.build_table(rows, fields, "append_traces"))
 
     def read_traces(self) -> pd.DataFrame:
         return self._read_dir("traces")
@@ -265,7 +232,7 @@ class ResultStore:
                     self._schemas[folder] = pq.read_schema(f)
         reference = self._schemas.get(folder)
         if reference is not None:
-            table = _conform(table, reference, folder)
+            table = _tables.conform(table, reference, folder)
         self.fs.create_dir(self.path(folder), recursive=True)
         target = self.path(folder, f"part-{self._next_part[folder]:06d}.parquet")
         self._write_table(target, table)
@@ -342,101 +309,6 @@ def column_units(source: pa.Table | pa.Schema | str | os.PathLike) -> dict[str, 
 
 
 # ---------------------------------------------------------------------- helpers
-def _records(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, where: str) -> list[dict[str, Any]]:
-    if isinstance(rows, pd.DataFrame):
-        rows = rows.to_dict("records")
-    out = []
-    for i, r in enumerate(rows):
-        if not isinstance(r, Mapping):
-            raise TypeError(f"{where}: row {i} must be a dict, got {type(r).__name__}")
-        out.append({k: _clean(v) for k, v in r.items()})
-    return out
-
-
-def _clean(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return v  # NaN stays NaN in float columns (a FAIL trial's loss)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if v is pd.NaT:
-        return None
-    return v
-
-
-def _check_units(units: Mapping[str, str]) -> dict[str, str]:
-    from fitter.space import parse_unit  # the unit vocabulary is the search space's
-
-    if not isinstance(units, Mapping):
-        raise TypeError(f"units must map column -> unit string, got {type(units).__name__}")
-    clash = sorted(set(units) & (set(TRIAL_COLUMNS) | set(TRACE_COLUMNS) | set(_BEST_FIXED)))
-    if clash:
-        raise ValueError(f"units: parameter names {clash} clash with reserved result columns")
-    for name, unit in units.items():
-        try:
-            parse_unit(unit)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"units: column {name!r}: {err}") from None
-    return dict(units)
-
-
-def _field(name: str, dtype: pa.DataType, unit: str | None) -> pa.Field:
-    return pa.field(name, dtype, metadata=None if unit is None else {"unit": unit})
-
-
-def _table(rows: list[dict[str, Any]], fields: Mapping[str, tuple[pa.DataType, str | None]],
-           where: str) -> pa.Table:
-    schema = pa.schema([_field(n, t, u) for n, (t, u) in fields.items()])
-    arrays = []
-    for f in schema:
-        values = [r.get(f.name) for r in rows]
-        if pa.types.is_timestamp(f.type):
-            values = [_utc(v) for v in values]
-        elif not pa.types.is_floating(f.type):  # pandas' NaN for a missing value -> null
-            values = [None if isinstance(v, float) and v != v else v for v in values]
-        try:
-            arrays.append(pa.array(values, type=f.type, from_pandas=False))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as err:
-            raise ValueError(f"{where}: column {f.name!r} must hold {f.type}, got values like "
-                             f"{next((v for v in values if v is not None), None)!r} ({err})") from None
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _utc(v: Any) -> Any:
-    if v is None:
-        return None
-    ts = pd.Timestamp(v)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
-
-
-def _conform(table: pa.Table, reference: pa.Schema, folder: str) -> pa.Table:
-    extra = sorted(set(table.schema.names) - set(reference.names))
-    if extra:
-        raise ValueError(
-            f"{folder}: columns {extra} are not in the parts already written ({reference.names}); "
-            "one job's parts share one schema"
-        )
-    arrays = []
-    for f in reference:
-        if f.name in table.schema.names:
-            col = table.column(f.name)
-            if col.type != f.type:
-                raise ValueError(f"{folder}: column {f.name!r} is {col.type}, earlier parts have {f.type}")
-            mine = table.schema.field(f.name).metadata or {}
-            if mine.get(b"unit") != (f.metadata or {}).get(b"unit"):
-                raise ValueError(
-                    f"{folder}: column {f.name!r} has unit {mine.get(b'unit')!r}, earlier parts have "
-                    f"{(f.metadata or {}).get(b'unit')!r}"
-                )
-            arrays.append(col)
-        else:
-            arrays.append(pa.nulls(len(table), f.type))
-    return pa.Table.from_arrays(arrays, schema=reference)
-
-
 def _to_frame(table: pa.Table) -> pd.DataFrame:
     frame = table.to_pandas()
     frame.attrs["units"] = column_units(table)
