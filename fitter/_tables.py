@@ -144,7 +144,8 @@ def conform(table: pa.Table, reference: pa.Schema, folder: str) -> pa.Table:
             mine = _unit(table.schema.field(f.name))
             if mine != _unit(f):
                 raise ValueError(
-                    f"{folder}: column {f.name!r} has unit {mine!r}, earlier parts have {_unit(f)!r}"
+                    f"{folder}: column {f.name!r} has unit {mine!r}, "
+                    f"earlier parts have {_unit(f)!r}"
                 )
             arrays.append(col)
         else:

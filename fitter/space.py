@@ -100,7 +100,10 @@ class FreeParameter:
 
 
 class SearchSpace:
-    """An ordered set of :class:`FreeParameter`; arrays are ``[batch, n_params]`` in ``names`` order."""
+    """An ordered set of :class:`FreeParameter`.
+
+    Arrays are ``[batch, n_params]``, columns in ``names`` order, values in each unit.
+    """
 
     def __init__(self, params: Sequence[FreeParameter]):
         params = list(params)
@@ -108,7 +111,9 @@ class SearchSpace:
             raise ValueError("SearchSpace needs at least one FreeParameter, got none")
         for p in params:
             if not isinstance(p, FreeParameter):
-                raise TypeError(f"SearchSpace takes FreeParameter items, got {type(p).__name__} {p!r}")
+                raise TypeError(
+                    f"SearchSpace takes FreeParameter items, got {type(p).__name__} {p!r}"
+                )
         names = [p.name for p in params]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -174,7 +179,9 @@ class SearchSpace:
             for n in self.names:
                 value = float(cand[n])
                 if not math.isfinite(value):
-                    raise ValueError(f"candidate {i}: parameter {n!r} must be finite, got {value!r}")
+                    raise ValueError(
+                        f"candidate {i}: parameter {n!r} must be finite, got {value!r}"
+                    )
                 row.append(value)
             rows.append(row)
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(self))
@@ -188,7 +195,9 @@ class SearchSpace:
         """Fold values beyond a bound back inside by mirror reflection (repeatedly if needed).
 
         ``low - d`` maps to ``low + d`` and ``high + d`` to ``high - d``; values inside are
-        unchanged; the result has the shape of ``x`` (``[n_params]`` or ``[batch, n_params]``). Log-scale parameters are reflected in log space (values must be > 0).
+        unchanged; the result has the shape of ``x`` (``[n_params]`` or
+        ``[batch, n_params]``). Log-scale parameters are reflected in log space (values must
+        be > 0).
         Reflection keeps a CMA-ES step's direction information, unlike clipping (which piles
         samples on the bound) or resampling (which biases the distribution).
         """

@@ -206,7 +206,9 @@ class ResultStore:
     def read_manifest(self) -> dict[str, Any]:
         target = self.path("manifest.json")
         if not self._exists(target):
-            raise FileNotFoundError(f"no manifest at {self.uri}/manifest.json; write_manifest first")
+            raise FileNotFoundError(
+                f"no manifest at {self.uri}/manifest.json; write_manifest first"
+            )
         with self.fs.open_input_stream(target) as f:
             return json.loads(f.read().decode())
 
@@ -324,4 +326,6 @@ def _json_default(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    raise TypeError(f"manifest: value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
+    raise TypeError(
+        f"manifest: value {obj!r} of type {type(obj).__name__} is not JSON-serialisable"
+    )

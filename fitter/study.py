@@ -166,7 +166,8 @@ class Study:
         out = []
         for _ in range(n):
             trial = self._study.ask(fixed_distributions=self._distributions)
-            out.append(Candidate(trial.number, {k: float(trial.params[k]) for k in self.space.names}))
+            params = {k: float(trial.params[k]) for k in self.space.names}
+            out.append(Candidate(trial.number, params))
         return out
 
     def tell_batch(self, results: Sequence[TrialResult | tuple]) -> None:
@@ -180,7 +181,9 @@ class Study:
         numbers = [r.number for r in parsed]
         twice = sorted({n for n in numbers if numbers.count(n) > 1})
         if twice:
-            raise ValueError(f"tell_batch: trial numbers {twice} appear more than once in one batch")
+            raise ValueError(
+                f"tell_batch: trial numbers {twice} appear more than once in one batch"
+            )
         for r in parsed:
             self._tell_one(r)
 
@@ -339,13 +342,13 @@ def _make_sampler(
         "random": optuna.samplers.RandomSampler,
         "gp": optuna.samplers.GPSampler,
     }[name]
+    if "seed" in options:
+        raise ValueError(f"sampler {name!r}: pass the seed as Study.create(seed=...), not as an option")
     allowed = sorted(p for p in inspect.signature(cls).parameters if p != "seed")
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"sampler {name!r}: unknown options {unknown}; allowed: {allowed}")
     kwargs = dict(options)
-    if "seed" in kwargs:
-        raise ValueError(f"sampler {name!r}: pass the seed as Study.create(seed=...), not an option")
     if name == "qmc" and seed is not None:
         kwargs.setdefault("warn_asynchronous_seeding", False)
     with warnings.catch_warnings():  # QMCSampler is "experimental"; choosing it is deliberate
@@ -372,7 +375,9 @@ def _parse_result(r: TrialResult | tuple) -> TrialResult:
         raise TypeError(f"tell_batch: trial number must be an int, got {r.number!r}")
     state = str(r.state).lower()
     if state not in ("complete", "fail"):
-        raise ValueError(f"tell_batch: trial {r.number}: state must be 'complete' or 'fail', got {r.state!r}")
+        raise ValueError(
+            f"tell_batch: trial {r.number}: state must be 'complete' or 'fail', got {r.state!r}"
+        )
     return TrialResult(int(r.number), r.values, state, r.reason, r.user_attrs)
 
 

@@ -118,6 +118,8 @@ def test_create_validates_sampler_and_directions():
         Study.create("s", SPACE, sampler="cmaes", directions=("minimize", "minimize"))
     with pytest.raises(ValueError, match=r"unknown options \['sigma'\].*sigma0"):
         Study.create("s", SPACE, sampler="cmaes", sampler_options={"sigma": 1.0})
+    with pytest.raises(ValueError, match=r"pass the seed as Study.create\(seed=...\)"):
+        Study.create("s", SPACE, sampler="tpe", sampler_options={"seed": 1})
     with pytest.raises(ValueError, match="expected 'minimize' or 'maximize', got 'min'"):
         Study.create("s", SPACE, directions="min")
 
