@@ -26,6 +26,7 @@ The window is inclusive and counted in whole steps: ``|i_model - i_data| <= floo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -40,6 +41,7 @@ def _delta_steps(delta: Any, dt: Any) -> jax.Array:
     return jnp.floor(jnp.asarray(to_ms(delta, "delta"), jnp.float32) / to_ms(dt, "dt") + 1e-4).astype(jnp.int32)
 
 
+@jax.jit
 def count_coincidences(model: jax.Array, data: jax.Array, n_data: jax.Array, delta_steps: jax.Array) -> jax.Array:
     """Maximum one-to-one matching size of sorted step trains ``[B, S, K]`` vs ``[S, Kd]``.
 
@@ -66,6 +68,7 @@ def count_coincidences(model: jax.Array, data: jax.Array, n_data: jax.Array, del
     return count
 
 
+@functools.partial(jax.jit, static_argnames=("max_chance",))
 def gamma_from_counts(n_coinc, n_model, n_data, duration, delta, *, max_chance=0.5):
     """Gamma from counts (floats or arrays); see the module docstring for the edge rules."""
     n_coinc, n_model, n_data = (jnp.asarray(x, jnp.float32) for x in (n_coinc, n_model, n_data))
@@ -75,6 +78,7 @@ def gamma_from_counts(n_coinc, n_model, n_data, duration, delta, *, max_chance=0
     ok = (total > 0) & (rho < max_chance)
     raw = (n_coinc - rho * n_data) / jnp.where(ok, total * norm, 1.0)
     gamma = jnp.where(ok, raw, 0.0)
+    gamma = jnp.minimum(gamma, 1.0)  # <= 1 exactly; float32 rounding could give 1 + 1e-7
     return jnp.where((n_data == 0) & (n_model == 0), 1.0, gamma)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fitter.metrics_spikes import prepare_spikes, searchsorted_rows, to_ms, to_per_ms
+from fitter.metrics_spikes import SpikeInput, prepare_spikes, searchsorted_rows, to_ms, to_per_ms
 
 __all__ = ["van_rossum_distance", "victor_purpura_distance", "isi_distance"]
 
@@ -52,7 +52,11 @@ def van_rossum_distance(model: Any, data: Any, dt: Any, tau: Any = 10.0, *, dura
     - 2 sum_ij e^{-|x_i-y_j|/tau}`` (Houghton & Kreuz 2012), computed in O(K log K).
     """
     sp = prepare_spikes(model, data, dt, duration=duration, mask=mask)
-    tau_steps = jnp.asarray(to_ms(tau, "tau"), jnp.float32) / to_ms(dt, "dt")
+    return _van_rossum(sp, jnp.asarray(to_ms(tau, "tau"), jnp.float32) / to_ms(dt, "dt"))
+
+
+@jax.jit
+def _van_rossum(sp: SpikeInput, tau_steps: jax.Array) -> jax.Array:
     a_m = _markage(sp.model, sp.n_model, tau_steps)
     a_d = _markage(sp.data, sp.n_data, tau_steps)
     self_m = sp.n_model + 2.0 * a_m.sum(-1)
@@ -71,7 +75,11 @@ def victor_purpura_distance(model: Any, data: Any, dt: Any, q: Any = 0.1, *, dur
     cumulative minimum: O(K * Kd) work per candidate and sweep.
     """
     sp = prepare_spikes(model, data, dt, duration=duration, mask=mask)
-    q_steps = jnp.asarray(to_per_ms(q, "q"), jnp.float32) * to_ms(dt, "dt")
+    return _victor_purpura(sp, jnp.asarray(to_per_ms(q, "q"), jnp.float32) * to_ms(dt, "dt"))
+
+
+@jax.jit
+def _victor_purpura(sp: SpikeInput, q_steps: jax.Array) -> jax.Array:
     kd = sp.data.shape[-1]
     cols = jnp.arange(kd + 1, dtype=jnp.float32)
     batch_shape = sp.model.shape[:-1]
@@ -113,7 +121,11 @@ def isi_distance(model: Any, data: Any, dt: Any, *, duration: Any = None, mask: 
     corrections (the interval before the first / after the last spike is at least the
     neighbouring ISI; an empty train has one ISI spanning the sweep). In [0, 1].
     """
-    sp = prepare_spikes(model, data, dt, duration=duration, mask=mask)
+    return _isi(prepare_spikes(model, data, dt, duration=duration, mask=mask))
+
+
+@jax.jit
+def _isi(sp: SpikeInput) -> jax.Array:
     m, d = sp.model, jnp.broadcast_to(sp.data, (*sp.model.shape[:-1], sp.data.shape[-1]))
     k, kd = m.shape[-1], d.shape[-1]
     # merge both sorted rows by scattering each spike to its rank in the union
