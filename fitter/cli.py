@@ -15,6 +15,8 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = (
     "fitter.commands.demo",
+    "fitter.commands.run",
+    "fitter.commands.results",
     "fitter.commands.inspect",
 )
 

@@ -17,11 +17,11 @@ and the spike-triggered adaptation ``b`` a current in pA, as in Brette & Gerstne
 
 from __future__ import annotations
 
-__all__ = ["TYPICAL", "BOUNDS", "typical_params", "default_bounds"]
+__all__ = ["TYPICAL", "BOUNDS", "typical_params", "default_bounds", "spec_defaults"]
 
 _MEMBRANE = {"R": 0.05, "tau": 20.0}
 _LEAKY = {**_MEMBRANE, "V_rest": -70.0, "V_reset": -65.0, "V_th": -50.0}
-_EXP = {**_MEMBRANE, "V_rest": -70.0, "V_reset": -58.0, "V_T": -50.0, "delta_T": 2.0, "V_th": 0.0}
+_EXP = {**_MEMBRANE, "V_rest": -70.0, "V_reset": -58.0, "V_T": -50.0, "delta_T": 2.0, "V_th": -40.0}
 _QUA = {**_MEMBRANE, "V_rest": -70.0, "V_reset": -58.0, "V_c": -50.0, "c": 0.05, "V_th": 0.0}
 _ADAPT = {"a": 2.0, "b": 40.0, "tau_w": 150.0}
 _GIF = {
@@ -75,3 +75,10 @@ def default_bounds(model: str) -> dict[str, tuple[float, float, bool]]:
     if model not in BOUNDS:
         raise ValueError(f"model: default bounds exist for {', '.join(BOUNDS)}, not {model!r}")
     return dict(BOUNDS[model])
+
+
+def spec_defaults(model: str) -> dict[str, float]:
+    """The specification's defaults of ``model`` in the simulator's unit system."""
+    import models
+
+    return models.get_model(model).default_params()

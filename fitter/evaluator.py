@@ -37,8 +37,13 @@ class CellData:
             n_spikes=np.asarray(batch.n_spikes, np.int32),
             dt_ms=float(batch.dt_ms),
             sweep_ids=tuple(str(s) for s in batch.sweep_ids),
-            V=None if getattr(batch, "V", None) is None else np.asarray(batch.V, np.float32),
+            V=None if getattr(batch, "voltage", None) is None else np.asarray(batch.voltage, np.float32),
         )
+
+    @property
+    def durations_ms(self) -> np.ndarray:
+        """Real length of each sweep (ms), from the mask."""
+        return self.mask.sum(axis=1).astype(np.float32) * self.dt_ms
 
     @property
     def duration_ms(self) -> float:
@@ -72,7 +77,8 @@ class Evaluator:
     def __init__(self, model: str, free: tuple[str, ...], fixed: dict[str, float], *,
                  spk_reset: str = "hard", objective: dict | None = None, batch_size: int = 256,
                  max_rate_hz: float = 200.0, name: str = "local",
-                 cells: dict[str, CellData] | None = None):
+                 cells: dict[str, CellData] | None = None, derived: dict[str, str] | None = None,
+                 init: dict[str, float] | None = None):
         from fitter.objective import Objective
 
         self.model = model
@@ -82,7 +88,12 @@ class Evaluator:
         self.batch_size = int(batch_size)
         self.max_rate_hz = float(max_rate_hz)
         self.objective = Objective.from_spec(objective or {"metrics": [{"name": "gamma"}]})
+        self.labels = self.objective.labels
         self.name = name
+        from fitter.derived import Derived
+
+        self.derived = Derived(derived or {}, self.free, self.fixed)
+        self.init = dict(init or {})
         self._cells: dict[str, CellData] = dict(cells or {})
         self._sims: dict[tuple, object] = {}
 
@@ -97,8 +108,8 @@ class Evaluator:
         key = (data.dt_ms, k, record_v)
         if key not in self._sims:
             self._sims[key] = models.Simulator(
-                self.model, free=self.free, fixed=self.fixed, dt=data.dt_ms,
-                spk_reset=self.spk_reset, max_spikes=k, record_v=record_v)
+                self.model, free=self.free + self.derived.names, fixed=self.fixed, dt=data.dt_ms,
+                spk_reset=self.spk_reset, max_spikes=k, record_v=record_v, init=self.init)
         return self._sims[key]
 
     # -- evaluation -------------------------------------------------------------------------
@@ -111,14 +122,13 @@ class Evaluator:
         b = params.shape[0]
         padded = _pad_rows(params, max(self.batch_size, b))
         t0 = time.perf_counter()
-        res = self._simulator(data, record_v=False)(
-            {n: padded[:, i] for i, n in enumerate(self.free)}, data.current)
+        res = self._simulator(data, record_v=False)(self._columns(padded), data.current)
         spike_steps = np.asarray(res.spike_steps)[:b]
         t1 = time.perf_counter()
-        scored = self.objective(
-            model_spikes=spike_steps, model_counts=np.asarray(res.n_spikes)[:b],
-            diverged=np.asarray(res.diverged)[:b], overflow=np.asarray(res.overflow)[:b],
-            data=data)
+        scored = self.objective.evaluate(
+            {"spike_steps": spike_steps, "diverged": np.asarray(res.diverged)[:b],
+             "overflow": np.asarray(res.overflow)[:b]},
+            data.spike_steps, dt=data.dt_ms, duration=data.durations_ms)
         t2 = time.perf_counter()
         return BatchResult(loss=np.asarray(scored.loss), per_sweep={k: np.asarray(v) for k, v in scored.per_sweep.items()},
                            valid=np.asarray(scored.valid), reasons=list(scored.reason),
@@ -128,11 +138,16 @@ class Evaluator:
     def traces(self, key: str, params: dict[str, float]):
         """Simulated V [S, T] (mV), spike times per sweep (ms) and divergence for one parameter set."""
         data = self._cells[key]
-        row = {n: np.full((1,), params[n], np.float32) for n in self.free}
-        res = self._simulator(data, record_v=True)(row, data.current)
+        row = np.array([[params[n] for n in self.free]], np.float32)
+        res = self._simulator(data, record_v=True)(self._columns(row), data.current)
         steps = np.asarray(res.spike_steps)[0]
         times = [s[s >= 0].astype(np.float64) * data.dt_ms for s in steps]
         return np.asarray(res.V)[0], times, bool(np.asarray(res.diverged)[0])
+
+    def _columns(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        cols = {n: x[:, i] for i, n in enumerate(self.free)}
+        cols.update(self.derived(cols))
+        return cols
 
     def ping(self) -> str:
         return self.name

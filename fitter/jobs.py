@@ -72,6 +72,7 @@ class ModelSpec(_Strict):
     name: str
     spk_reset: Literal["hard", "soft"] = "hard"
     fixed: dict[str, float | str] = Field(default_factory=dict)
+    derived: dict[str, str] = Field(default_factory=dict)
     max_rate_hz: float = Field(default=200.0, gt=0)
 
 
@@ -127,6 +128,15 @@ class JobSpec(_Strict):
                         f"[{section}.{name}] {self.model.name} has no parameter {name!r}; "
                         f"its parameters are {', '.join(units)}"
                     )
+        for name, expr in self.model.derived.items():
+            if name not in units:
+                raise ValueError(f"[model.derived.{name}] {self.model.name} has no parameter {name!r}; "
+                                 f"its parameters are {', '.join(units)}")
+            if name in self.params or name in self.model.fixed:
+                raise ValueError(f"[model.derived.{name}] {name!r} is also free or fixed; keep one")
+            from fitter.derived import parse_expression
+
+            parse_expression(expr, set(self.params) | set(self.model.fixed), key=f"model.derived.{name}")
         both = set(self.params) & set(self.model.fixed)
         if both:
             raise ValueError(f"[params] {sorted(both)} are both free and fixed; keep one")
