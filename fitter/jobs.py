@@ -184,14 +184,52 @@ def _describe(err: ValidationError, source: str) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see the README for the allowed keys)"
-        elif e["type"] == "missing":
-            msg = "required key is missing"
         seen = e.get("input")
         seen_txt = "" if e["type"] in ("missing",) or isinstance(seen, dict) else f" (got {seen!r})"
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(e["loc"][:-1])
+            msg = (f"unknown key; expected one of {', '.join(allowed)}" if allowed
+                   else "unknown key (check the spelling; see the README for the allowed keys)")
+            seen_txt = f" (got {_short(seen)})"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
         lines.append(f"{source}: [{loc}] {msg}{seen_txt}" if loc else f"{source}: {msg}")
     return "\n".join(lines)
+
+
+def _allowed_keys(loc) -> list[str]:
+    """Keys allowed at ``loc`` (a pydantic error location), for "unknown key" errors."""
+    import typing
+
+    cls: Any = JobSpec
+    parts = list(loc)
+    while True:
+        origin, args = typing.get_origin(cls), typing.get_args(cls)
+        if origin is dict and args:  # dict[str, Model]: the next part is a user key
+            if not parts:
+                return []
+            parts.pop(0)
+            cls = args[1]
+            continue
+        if origin is not None and args:  # Optional / Union: the first model among the args
+            models_ = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not models_:
+                return []
+            cls = models_[0]
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return []
+        if not parts:
+            return [k for k in cls.model_fields if k != "base_dir"]
+        name = parts.pop(0)
+        if name not in cls.model_fields:
+            return []
+        cls = cls.model_fields[name].annotation
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_job(data: dict[str, Any], *, source: str = "<job>", base_dir: str | Path = ".") -> JobSpec:
