@@ -29,6 +29,10 @@ __all__ = ["Simulator", "SimResult", "simulate"]
 #: |V| (mV) beyond which a post-reset membrane potential counts as a runaway.
 V_RUNAWAY = 1e4
 
+#: Steps per chunk: spikes of a chunk are packed in one uint32 word per neuron and
+#: compacted into ``spike_steps`` once per chunk (one scatter per spike rank, not per step).
+CHUNK = 32
+
 
 class SimResult(NamedTuple):
     """Output of ``Simulator``: spike steps ``[P, S, K]`` (ascending, padded with -1),
@@ -59,35 +63,80 @@ def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, r
         P = free_vals[free[0]].shape[0] if free else 1
         S, T = current.shape
         p = dict(fixed)
-        p.update({k: jnp.asarray(free_vals[k], dtype)[:, None] for k in free})
+        # flat [P*S] layout (index p*S + s): contiguous, vectorises better than [P, S] with small S
+        p.update({k: jnp.repeat(jnp.asarray(free_vals[k], dtype), S) for k in free})
         c = cls.prepare(p, jnp.asarray(dt, dtype))
-        state = {k: jnp.full((P, S), v, dtype) for k, v in init.items()}
+        state = {k: jnp.full((P * S,), v, dtype) for k, v in init.items()}
         K = max_spikes
-        buf = jnp.full((P, S, K), -1, jnp.int32)
-        n = jnp.zeros((P, S), jnp.int32)
-        bad = jnp.zeros((P, S), bool)
-        rows = jnp.arange(P, dtype=jnp.int32)[:, None]
-        cols = jnp.arange(S, dtype=jnp.int32)[None, :]
+        buf = jnp.full((P * S, K), -1, jnp.int32)
+        n = jnp.zeros((P * S,), jnp.int32)
+        bad = jnp.zeros((P * S,), bool)
+        rows = jnp.arange(P * S, dtype=jnp.int32)
 
-        def body(carry, xs):
+        dt_ = jnp.asarray(dt, dtype)
+
+        def advance(s, bad, i, I):
+            new, z, v_post = cls.step(s, c, jnp.tile(I, P), i.astype(dtype) * dt_, heaviside, hard)
+            bad = bad | ~(jnp.abs(v_post) <= V_RUNAWAY)
+            return {k: new[k] for k in s}, z >= 0, bad, new["V"]
+
+        def record(buf, n, spike, value):
+            slot = jnp.where(spike, n, K)  # K is out of range: dropped (still counted in n)
+            buf = buf.at[rows, slot].set(value, mode="drop", unique_indices=True)
+            return buf, n + spike.astype(jnp.int32)
+
+        def step_body(carry, xs):  # one step, spike written at once (remainder steps)
             s, n, buf, bad = carry
             i, I = xs
-            t = i.astype(dtype) * jnp.asarray(dt, dtype)
-            new, z, v_post = cls.step(s, c, I[None, :], t, heaviside, hard)
-            spike = z >= 0
-            bad = bad | ~(jnp.abs(v_post) <= V_RUNAWAY)
-            slot = jnp.where(spike, n, K)  # K is out of range: dropped
-            buf = buf.at[rows, cols, slot].set(i, mode="drop", unique_indices=True)
-            n = n + spike.astype(jnp.int32)
-            carry = ({k: new[k] for k in s}, n, buf, bad)
-            return carry, (new["V"] if record_v else None)
+            s, spike, bad, V = advance(s, bad, i, I)
+            buf, n = record(buf, n, spike, i)
+            return (s, n, buf, bad), (V if record_v else None)
 
-        xs = (jnp.arange(T, dtype=jnp.int32), jnp.asarray(current, dtype).T)
-        (s, n, buf, bad), Vs = jax.lax.scan(body, (state, n, buf, bad), xs, unroll=unroll)
+        def chunk_body(carry, xs):  # CHUNK steps; spikes packed in a bit word, compacted after
+            s, n, buf, bad = carry
+            ii, II = xs
+
+            def inner(c2, x2):
+                s, word, bad = c2
+                j, i, I = x2
+                s, spike, bad, V = advance(s, bad, i, I)
+                word = word | (spike.astype(jnp.uint32) << j)
+                return (s, word, bad), (V if record_v else None)
+
+            js = jnp.arange(CHUNK, dtype=jnp.uint32)
+            (s, word, bad), Vs = jax.lax.scan(inner, (s, jnp.zeros((P * S,), jnp.uint32), bad), (js, ii, II),
+                                              unroll=unroll)
+
+            def extract(c3):
+                word, n, buf = c3
+                has = word != 0
+                low = word & (~word + jnp.uint32(1))
+                pos = (31 - jax.lax.clz(low)).astype(jnp.int32)
+                buf, n = record(buf, n, has, ii[0] + pos)
+                return word & (word - jnp.uint32(1)), n, buf
+
+            _, n, buf = jax.lax.while_loop(lambda c3: jnp.any(c3[0] != 0), extract, (word, n, buf))
+            return (s, n, buf, bad), Vs
+
+        steps = jnp.arange(T, dtype=jnp.int32)
+        cur = jnp.asarray(current, dtype).T
+        n_chunks, rem = divmod(T, CHUNK)
+        carry = (state, n, buf, bad)
+        outs = []
+        if n_chunks:
+            xs = (steps[: n_chunks * CHUNK].reshape(n_chunks, CHUNK), cur[: n_chunks * CHUNK].reshape(n_chunks, CHUNK, S))
+            carry, Vc = jax.lax.scan(chunk_body, carry, xs)
+            outs.append(None if Vc is None else Vc.reshape(n_chunks * CHUNK, P * S))
+        if rem:
+            carry, Vr = jax.lax.scan(step_body, carry, (steps[n_chunks * CHUNK:], cur[n_chunks * CHUNK:]))
+            outs.append(Vr)
+        s, n, buf, bad = carry
+        Vs = jnp.concatenate(outs) if record_v else None
         for v in s.values():
             bad = bad | ~jnp.isfinite(v)
-        V = None if Vs is None else jnp.transpose(Vs, (1, 2, 0))
-        return SimResult(buf, n, n > K, bad.any(axis=1), V)
+        V = None if Vs is None else jnp.transpose(Vs.reshape(T, P, S), (1, 2, 0))
+        n = n.reshape(P, S)
+        return SimResult(buf.reshape(P, S, K), n, n > K, bad.reshape(P, S).any(axis=1), V)
 
     return jax.jit(run)
 
