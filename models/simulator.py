@@ -170,7 +170,7 @@ class Simulator:
 
     def __init__(self, model, free: Sequence[str] = (), fixed: Mapping | None = None, *, dt,
                  spk_reset: str = "hard", max_spikes: int = 64, record_v: bool = False,
-                 init: Mapping | None = None, unroll: int = 4):
+                 init: Mapping | None = None, unroll: int = 2):
         cls = get_model(model)
         units = cls.param_units
         self.model = cls.__name__
