@@ -89,6 +89,9 @@ class Evaluator:
         self.max_rate_hz = float(max_rate_hz)
         self.objective = Objective.from_spec(objective or {"metrics": [{"name": "gamma"}]})
         self.labels = self.objective.labels
+        from fitter.objective import METRICS
+
+        self.needs_voltage = any(METRICS[t.name].needs_voltage for t in self.objective.terms)
         self.name = name
         from fitter.derived import Derived
 
@@ -121,19 +124,26 @@ class Evaluator:
             raise ValueError(f"params: expected shape [batch, {len(self.free)}], got {params.shape}")
         b = params.shape[0]
         padded = _pad_rows(params, max(self.batch_size, b))
+        if self.needs_voltage and data.V is None:
+            raise ValueError(f"cell {key!r}: the objective needs the recorded voltage, but the sweeps have none")
+        started = time.time()
         t0 = time.perf_counter()
-        res = self._simulator(data, record_v=False)(self._columns(padded), data.current)
+        res = self._simulator(data, record_v=self.needs_voltage)(self._columns(padded), data.current)
         spike_steps = np.asarray(res.spike_steps)[:b]
+        model_v = np.asarray(res.V)[:b] if self.needs_voltage else None
         t1 = time.perf_counter()
         scored = self.objective.evaluate(
             {"spike_steps": spike_steps, "diverged": np.asarray(res.diverged)[:b],
              "overflow": np.asarray(res.overflow)[:b]},
-            data.spike_steps, dt=data.dt_ms, duration=data.durations_ms)
+            data.spike_steps, dt=data.dt_ms, duration=data.durations_ms,
+            mask=data.mask if self.needs_voltage else None,
+            model_V=model_v, data_V=data.V if self.needs_voltage else None)
         t2 = time.perf_counter()
         return BatchResult(loss=np.asarray(scored.loss), per_sweep={k: np.asarray(v) for k, v in scored.per_sweep.items()},
                            valid=np.asarray(scored.valid), reasons=list(scored.reason),
                            n_spikes=np.asarray(res.n_spikes)[:b], sim_s=t1 - t0, score_s=t2 - t1,
-                           worker=self.name)
+                           worker=self.name,
+                           extra={"sweep_ids": data.sweep_ids, "started": started, "ended": time.time()})
 
     def traces(self, key: str, params: dict[str, float]):
         """Simulated V [S, T] (mV), spike times per sweep (ms) and divergence for one parameter set."""

@@ -19,7 +19,7 @@ from fitter.units import to_unit
 
 __all__ = ["JobSpec", "JobSpecError", "load_job", "parse_job", "SAMPLERS"]
 
-SAMPLERS = ("tpe", "cmaes", "nsga2", "qmc", "random", "gp")
+from fitter.study import SAMPLERS  # noqa: E402  (one list of sampler names)
 
 
 class JobSpecError(ValueError):
@@ -77,7 +77,7 @@ class ModelSpec(_Strict):
 
 
 class SearchSpec(_Strict):
-    sampler: str = "cmaes"
+    sampler: str = "cmaes_batch"
     options: dict[str, Any] = Field(default_factory=dict)
     trials: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=256, gt=0)

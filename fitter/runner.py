@@ -108,8 +108,11 @@ def run_job(spec: JobSpec, *, progress: bool = True, shutdown: bool = True) -> R
                 "seed": spec.seed, "start": _now(), "end": None, "status": "running",
                 "cells": sorted(cells), "objective_labels": labels}
     store.write_manifest(manifest)
+    options = dict(spec.search.options)
+    if spec.search.sampler == "cmaes_batch":
+        options.setdefault("popsize", spec.search.batch_size)
     studies = {c: Study.create(f"{spec.name}.{c}", space, directions=directions,
-                               sampler=spec.search.sampler, sampler_options=spec.search.options,
+                               sampler=spec.search.sampler, sampler_options=options,
                                seed=spec.seed, storage=spec.search.storage,
                                output_dir=_journal_dir(output)) for c in cells}
     data = {c: CellData.from_batch(s.train) for c, s in cells.items()}
@@ -150,34 +153,44 @@ def _drive(spec, studies, pool, store, space, labels, clock, progress) -> None:
     in_flight: dict = {}
     max_flight = len(pool) * spec.resources.in_flight_per_worker
     batch_no = 0
+    last_end: dict[str, float] = {}
     best_loss = {c: np.inf for c in studies}
     total = budget * len(studies)
     with Progress(total=total, enabled=progress, description=spec.name) as bar:
         bar.advance(sum(min(a, budget) for a in asked.values()))
         while True:
             while len(in_flight) < max_flight:
-                cell = min(asked, key=asked.get)
-                n = min(spec.search.batch_size, budget - asked[cell])
-                if n <= 0:
+                open_cells = [c for c in asked if asked[c] < budget and studies[c].can_ask]
+                if not open_cells:
                     break
+                cell = min(open_cells, key=asked.get)
+                n = min(spec.search.batch_size, budget - asked[cell])
                 t0 = time.perf_counter()
                 cands = studies[cell].ask_batch(n)
-                x = space.reflect(space.to_array([c.params for c in cands]))
                 clock.add("ask", time.perf_counter() - t0)
+                if not cands:
+                    break
+                x = space.reflect(space.to_array([c.params for c in cands]))
                 batch_no += 1
                 ref = pool.submit(cell, x.astype(np.float32))
-                in_flight[ref] = (cell, cands, x, batch_no, time.perf_counter())
-                asked[cell] += n
+                in_flight[ref] = (cell, cands, x, batch_no, time.time())
+                asked[cell] += len(cands)
             if not in_flight:
                 break
             done, _ = pool.wait(list(in_flight))
             for ref in done:
                 cell, cands, x, bno, t_sent = in_flight.pop(ref)
                 result = pool.result(ref)
-                round_trip = time.perf_counter() - t_sent
+                received = time.time()
+                round_trip = received - t_sent
                 clock.add("simulate", result.sim_s)
                 clock.add("score", result.score_s)
-                clock.add("transport", max(round_trip - result.sim_s - result.score_s, 0.0))
+                # transport: to the worker (after any queueing behind its previous batch) and back
+                ready = max(t_sent, last_end.get(result.worker, 0.0))
+                start, end = result.extra.get("started", ready), result.extra.get("ended", received)
+                clock.add("transport", max(start - ready, 0.0) + max(received - end, 0.0)
+                          + max(end - start - result.sim_s - result.score_s, 0.0))
+                last_end[result.worker] = end
                 rows, told = _rows(spec, cell, cands, x, result, space, labels, bno, round_trip)
                 t0 = time.perf_counter()
                 studies[cell].tell_batch(told)

@@ -39,6 +39,26 @@ def stop_ray() -> None:
         ray.shutdown()
 
 
+class _RayEvaluator:
+    """Actor body: an :class:`~fitter.evaluator.Evaluator` built from data in the object store."""
+
+    def __init__(self, cells_box: list, evaluator_kwargs: dict, name: str):
+        import ray
+
+        from fitter.evaluator import Evaluator
+
+        self._ev = Evaluator(**evaluator_kwargs, name=name, cells=ray.get(cells_box[0]))
+
+    def evaluate(self, cell, params):
+        return self._ev.evaluate(cell, params)
+
+    def traces(self, cell, params):
+        return self._ev.traces(cell, params)
+
+    def ping(self) -> str:
+        return self._ev.ping()
+
+
 class WorkerPool:
     """``n`` evaluator actors; :meth:`submit` sends a batch to the least-loaded one."""
 
@@ -46,13 +66,13 @@ class WorkerPool:
                  gpus_per_worker: float = 0.0):
         import ray
 
-        from fitter.evaluator import Evaluator
-
-        actor_cls = ray.remote(Evaluator).options(
+        actor_cls = ray.remote(_RayEvaluator).options(
             num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=3,
             max_task_retries=2)
-        cells_ref = ray.put(cells)
-        self._actors = [actor_cls.remote(**evaluator_kwargs, name=f"worker-{i}", cells=cells_ref)
+        # The data travel once through the object store, boxed in a list so Ray hands the ref
+        # to the constructor (which fetches it) instead of pinning it as a top-level argument.
+        self._cells_ref = ray.put(cells)
+        self._actors = [actor_cls.remote([self._cells_ref], evaluator_kwargs, f"worker-{i}")
                         for i in range(n)]
         self._load = [0] * n
         self._owner: dict = {}
