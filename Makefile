@@ -14,6 +14,7 @@ $(BIN)/.spikefit-installed: pyproject.toml
 
 demo: $(BIN)/.spikefit-installed
 	$(BIN)/spikefit demo
+	$(BIN)/spikefit run jobs/quickstart.toml
 
 test: $(BIN)/.spikefit-installed
 	$(BIN)/python -m pytest -q
