@@ -1,9 +1,12 @@
 """Throughput of models.Simulator vs brainpy.state (neuron-steps per second).
 
 AdExIF and Gif, P parameter sets, 1 s of simulated time at dt = 0.1 ms, one sweep, on the
-default JAX device.  Median of --repeats runs after a warm-up (compile) run.
+default JAX device.  Median of --repeats runs after a warm-up (compile) run; spikefit and
+brainpy.state alternate within each repeat so machine noise hits both alike.
 
-    python bench/simulate.py [--sizes 1e2,1e3,1e4,1e5] [--repeats 3] [--quick]
+    python bench/simulate.py [--sizes 1e2,1e3,1e4,1e5] [--gpu-sizes 1e6] [--repeats 3] [--quick]
+
+On an accelerator (the default JAX device is a GPU/TPU) the ``--gpu-sizes`` are appended.
 """
 
 from __future__ import annotations
@@ -36,26 +39,29 @@ def _params(model, P, seed=0):
     return {k: (v * rng.uniform(0.9, 1.1, P)).astype(np.float32) for k, v in PARAMS[model].items()}
 
 
-def _time(fn, repeats):
-    jax.block_until_ready(fn())  # warm-up / compile
-    out = []
+def _time(fns, repeats):
+    """Median wall time of each function in ``fns``, run alternately ``repeats`` times."""
+    for fn in fns:
+        jax.block_until_ready(fn())  # warm-up / compile
+    out = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+        for fn, times in zip(fns, out):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in out]
 
 
-def bench_spikefit(model, P, T, repeats):
+def spikefit_fn(model, P, T):
     p = _params(model, P)
     free = {k: jnp.asarray(p[k]) for k in FREE[model]}
     fixed = {k: float(PARAMS[model][k]) for k in PARAMS[model] if k not in FREE[model]}
     sim = models.Simulator(model, free=FREE[model], fixed=fixed, dt=DT, spk_reset="hard", max_spikes=64)
     current = jnp.full((1, T), 300.0, jnp.float32)
-    return _time(lambda: sim(free, current).n_spikes, repeats)
+    return lambda: sim(free, current).n_spikes
 
 
-def bench_brainpy(model, P, T, repeats):
+def brainpy_fn(model, P, T):
     import brainpy  # reference implementation (test dependency)
 
     p = _params(model, P)
@@ -76,29 +82,53 @@ def bench_brainpy(model, P, T, repeats):
         spikes = brainstate.transform.for_loop(step, current)
         return spikes.sum()
 
-    with brainstate.environ.context(dt=DT * u.ms):
-        return _time(run, repeats)
+    return run  # call inside brainstate.environ.context(dt=DT ms), entered once (see main)
+
+
+def _sizes(text):
+    out = []
+    for tok in text.replace(" ", "").split(","):
+        if tok:
+            v = float(tok)
+            if v < 1 or v != int(v):
+                raise argparse.ArgumentTypeError(f"sizes must be positive integers, got {tok!r}")
+            out.append(int(v))
+    return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1e2,1e3,1e4,1e5", help="comma-separated P values")
+    ap.add_argument("--sizes", type=_sizes, default="1e2,1e3,1e4,1e5", help="comma-separated P values (1e4 ok)")
+    ap.add_argument("--gpu-sizes", type=_sizes, default="1e6",
+                    help="P values appended when the default device is an accelerator ('' for none)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="0.1 s of simulated time, P up to 1e4")
     ap.add_argument("--no-reference", action="store_true", help="skip brainpy.state")
+    ap.add_argument("--models", default="AdExIF,Gif", help="comma-separated, from " + ",".join(PARAMS))
     args = ap.parse_args(argv)
-    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    dev = jax.devices()[0]
+    accel = dev.platform != "cpu"
+    sizes = list(dict.fromkeys(args.sizes + (args.gpu_sizes if accel else [])))
     T = int(round(1000.0 / DT))
     if args.quick:
         T //= 10
         sizes = [s for s in sizes if s <= 10_000] or sizes[:1]
-    print(f"device: {jax.devices()[0]}  T={T} steps (dt={DT} ms)  repeats={args.repeats}")
+    print(f"jax {jax.__version__}  backend: {jax.default_backend()}  devices: {jax.devices()}")
+    print(f"device: {dev} ({getattr(dev, 'device_kind', dev.platform)})  T={T} steps (dt={DT} ms)  "
+          f"repeats={args.repeats}  precision: {brainstate.environ.dftype()}", flush=True)
     print(f"{'model':8s} {'P':>9s} {'spikefit [n-steps/s]':>22s} {'brainpy.state':>16s} {'speedup':>8s}")
     ratio_line = None
-    for model in ("AdExIF", "Gif"):
+    for model in args.models.split(","):
         for P in sizes:
-            ours = P * T / bench_spikefit(model, P, T, args.repeats)
-            ref = None if args.no_reference else P * T / bench_brainpy(model, P, T, args.repeats)
+            try:
+                fns = [spikefit_fn(model, P, T)] + ([] if args.no_reference else [brainpy_fn(model, P, T)])
+                with brainstate.environ.context(dt=DT * u.ms):
+                    times = _time(fns, args.repeats)
+            except Exception as e:  # e.g. out of memory at the largest P: report, go on
+                print(f"{model:8s} {P:9d} failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}", flush=True)
+                continue
+            ours = P * T / times[0]
+            ref = P * T / times[1] if len(times) > 1 else None
             sp = "" if ref is None else f"{ours / ref:8.2f}"
             print(f"{model:8s} {P:9d} {ours:22.3e} {'' if ref is None else f'{ref:16.3e}':>16s} {sp}", flush=True)
             if model == "AdExIF" and P == 10_000 and ref is not None:

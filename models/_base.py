@@ -26,11 +26,12 @@ import braintools
 import brainstate
 import jax
 import jax.numpy as jnp
+import numpy as np
 import saiunit as u
 
 from .units import to_plain, unit_of
 
-__all__ = ["Neuron", "exp_euler", "heaviside", "EXP_ARG_MAX"]
+__all__ = ["Neuron", "exp_euler", "heaviside", "EXP_ARG_MAX", "threshold_consts", "fires_by_sign"]
 
 #: The exponent ``(V - V_T) / delta_T`` of the exponential models is clamped at this value.
 EXP_ARG_MAX = 20.0
@@ -58,6 +59,56 @@ def heaviside(z):
     return (z >= 0).astype(z.dtype)
 
 
+def threshold_consts(V_th, den):
+    """Constants that decide ``(V - V_th) / den >= 0`` without a division (simulator path).
+
+    For finite nonzero ``den`` the quotient's sign is ``sign(V - V_th) * sign(den)``, except
+    when it underflows to ``-0`` (which compares ``>= 0``).  If ``V - V_th != 0`` then
+    ``|V - V_th| >= |V_th| * eps / 4`` (both operands are multiples of the ulp of
+    ``|V_th| / 2`` when the subtraction is not trivially large), so the quotient cannot
+    underflow when ``|V_th| >= F * max(|den|, 1)`` with ``F = 16 * tiny / eps``.  Neurons
+    where this holds (``ok``) use ``(V - V_th) * sgn >= 0``, bit-for-bit the same decision;
+    the others keep the division.  With concrete (fixed) ``V_th`` and ``den`` the check is
+    done at trace time and, when it holds for all neurons, no division is emitted at all.
+
+    Returns ``{"thr_sgn", "thr_den", "thr_ok"}``; ``thr_ok`` is the Python ``True`` when
+    known to hold everywhere.
+    """
+    static = all(isinstance(x, (int, float, np.ndarray, np.generic)) for x in (V_th, den))
+    xp = np if static else jnp
+    dtype = np.result_type(den) if static else den.dtype
+    fi = np.finfo(dtype)
+    F = np.asarray(16 * fi.tiny / fi.eps, dtype)
+    a = xp.abs(den)
+    ok = xp.isfinite(a) & (a > 0) & (xp.abs(V_th) >= F * xp.maximum(a, 1))
+    sgn = xp.where(den > 0, 1, -1).astype(dtype)
+    if static and bool(np.all(ok)):
+        ok = True
+    return {"thr_sgn": sgn, "thr_den": den, "thr_ok": ok}
+
+
+def fires_by_sign(num, c):
+    """``num / c["thr_den"] >= 0`` exactly, as a sign test where ``threshold_consts`` allows."""
+    by_sign = num * c["thr_sgn"] >= 0
+    if c["thr_ok"] is True:
+        return by_sign
+    return jnp.where(c["thr_ok"], by_sign, num / c["thr_den"] >= 0)
+
+
+def exprel_fast(x):
+    """``(exp(x) - 1) / x`` from ``exp`` (cheaper than ``expm1`` on CPU): a Taylor polynomial
+    for ``|x| < 1/2`` (truncation below the dtype's rounding), ``(exp(x) - 1) / x`` beyond,
+    where ``exp(x) - 1`` has no cancellation (|exp(x) - 1| > 0.39).  Agrees with
+    ``saiunit.math.exprel`` to a few ulp."""
+    order = 9 if x.dtype == jnp.float32 else 17
+    poly = jnp.ones_like(x)
+    for k in range(order, 0, -1):  # sum_{n<=order} x^n / (n+1)!  (Horner)
+        poly = 1.0 + poly * x / (k + 1)
+    big = jnp.abs(x) >= 0.5
+    xs = jnp.where(big, x, 1.0)
+    return jnp.where(big, (jnp.exp(xs) - 1.0) / xs, poly)
+
+
 def _float(x):
     return jnp.asarray(x, dtype=brainstate.environ.dftype())
 
@@ -80,6 +131,26 @@ class Neuron(brainstate.nn.Dynamics):
     prepare: Callable
     scaled: Callable
     step: Callable
+
+    # -- simulator path ---------------------------------------------------------------------
+    # ``sim_prepare(p, dt) -> c`` (once per call, outside the time loop),
+    # ``sim_step(s, c, I, t, sp, hard) -> (s_new, v_post_reset)`` with the spike value ``sp``
+    # (0/1) of the state ``s`` already decided, and ``fires(s, c) -> bool`` (``scaled >= 0``).
+    # Defaults: the object API's functions.  Families override them with the same equations
+    # on precomputed parameter terms (reciprocals, merged step factors) and division-free
+    # spike tests; they agree with ``step`` to rounding (tests/test_simulator.py).
+    @classmethod
+    def sim_prepare(cls, p, dt):
+        return cls.prepare(p, dt)
+
+    @classmethod
+    def sim_step(cls, s, c, I, t, sp, hard):
+        new, _, v = cls.step(s, c, I, t, lambda z: sp, hard)
+        return new, v
+
+    @classmethod
+    def fires(cls, s, c):
+        return cls.scaled(s, c) >= 0
 
     def __init__(self, in_size, *, spk_fun, spk_reset, name, ref_var=False, **kwargs):
         super().__init__(in_size=in_size, name=name)

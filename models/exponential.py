@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import saiunit as u
 
-from ._base import EXP_ARG_MAX, Neuron, apply_refractory, args_of, dt_phi, exp_euler
+from ._base import EXP_ARG_MAX, Neuron, apply_refractory, args_of, dt_phi, exp_euler, exprel_fast, fires_by_sign, threshold_consts
 
 __all__ = ["ExpIF", "ExpIFRef", "AdExIF", "AdExIFRef"]
 
@@ -55,9 +55,36 @@ def _prepare(p, dt):
     return c
 
 
+# -- simulator path: same equations, parameter terms precomputed, no per-step division ----
+def _sim_prepare(p, dt):
+    inv_tau = 1.0 / p["tau"]
+    c = dict(p, dt=dt, inv_dT=1.0 / p["delta_T"], dt_tau=dt * inv_tau)
+    if "tau_w" in p:
+        c["k_w"] = dt_phi(dt, -1.0 / p["tau_w"]) / p["tau_w"]
+    c.update(threshold_consts(p["V_th"], p["V_th"] - p["V_reset"]))
+    return c
+
+
+def _sim_fires(s, c):
+    return fires_by_sign(s["V"] - c["V_th"], c)
+
+
+def _sim_integrate_v(v, c, I, w=None):
+    """``v + dt exprel(dt J) f`` with ``f = g / tau``, ``J = (e - 1) / tau`` (as ``_integrate_v``)."""
+    e = jnp.exp(jnp.minimum((v - c["V_T"]) * c["inv_dT"], EXP_ARG_MAX))
+    g = c["delta_T"] * e - (v - c["V_rest"]) + c["R"] * (I if w is None else I - w)
+    return v + (c["dt_tau"] * exprel_fast(c["dt_tau"] * (e - 1.0))) * g
+
+
+def _sim_integrate_w(w, v, c):
+    return w + c["k_w"] * (c["a"] * (v - c["V_rest"]) - w)
+
+
 class _ExpBase(Neuron):
     prepare = staticmethod(_prepare)
     scaled = staticmethod(_scaled)
+    sim_prepare = staticmethod(_sim_prepare)
+    fires = staticmethod(_sim_fires)
 
 
 class ExpIF(_ExpBase):
@@ -80,6 +107,11 @@ class ExpIF(_ExpBase):
         new = {"V": _integrate_v(v, c, I)}
         return new, _scaled(new, c), v
 
+    @staticmethod
+    def sim_step(s, c, I, t, sp, hard):
+        v = _reset_v(s, c, sp, hard)
+        return {"V": _sim_integrate_v(v, c, I)}, v
+
 
 class ExpIFRef(_ExpBase):
     """ExpIF with absolute refractory period ``tau_ref`` (``ref_var=True`` keeps a ``refractory`` state)."""
@@ -101,6 +133,13 @@ class ExpIFRef(_ExpBase):
         new = apply_refractory({"V": v}, {"V": _integrate_v(v, c, I)}, t, s["last_spike_time"],
                                c["tau_ref"], c["V_th"])
         return new, _scaled(new, c), v
+
+    @staticmethod
+    def sim_step(s, c, I, t, sp, hard):
+        v = _reset_v(s, c, sp, hard)
+        new = apply_refractory({"V": v}, {"V": _sim_integrate_v(v, c, I)}, t, s["last_spike_time"],
+                               c["tau_ref"], c["V_th"])
+        return new, v
 
 
 class AdExIF(_ExpBase):
@@ -130,6 +169,13 @@ class AdExIF(_ExpBase):
         new = {"V": V, "w": _integrate_w(w, V, c)}
         return new, _scaled(new, c), v
 
+    @staticmethod
+    def sim_step(s, c, I, t, sp, hard):
+        v = _reset_v(s, c, sp, hard)
+        w = s["w"] + c["b"] * sp
+        V = _sim_integrate_v(v, c, I, w)
+        return {"V": V, "w": _sim_integrate_w(w, V, c)}, v
+
 
 class AdExIFRef(_ExpBase):
     """AdExIF with absolute refractory period ``tau_ref`` (``V`` and ``w`` held while refractory)."""
@@ -155,3 +201,11 @@ class AdExIFRef(_ExpBase):
         cand = {"V": V, "w": _integrate_w(w, V, c)}
         new = apply_refractory({"V": v, "w": w}, cand, t, s["last_spike_time"], c["tau_ref"], c["V_th"])
         return new, _scaled(new, c), v
+
+    @staticmethod
+    def sim_step(s, c, I, t, sp, hard):
+        v = _reset_v(s, c, sp, hard)
+        w = s["w"] + c["b"] * sp
+        V = _sim_integrate_v(v, c, I, w)
+        cand = {"V": V, "w": _sim_integrate_w(w, V, c)}
+        return apply_refractory({"V": v, "w": w}, cand, t, s["last_spike_time"], c["tau_ref"], c["V_th"]), v

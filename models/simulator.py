@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._base import heaviside
 from .registry import get_model
 from .units import to_plain
 
@@ -62,23 +61,28 @@ def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, r
         _TRACES[key] = _TRACES.get(key, 0) + 1
         P = free_vals[free[0]].shape[0] if free else 1
         S, T = current.shape
-        p = dict(fixed)
+        # fixed values as dtype constants (no float64 promotion, trace-time constant folding)
+        p = {k: np.asarray(v, dtype) for k, v in fixed.items()}
         # flat [P*S] layout (index p*S + s): contiguous, vectorises better than [P, S] with small S
         p.update({k: jnp.repeat(jnp.asarray(free_vals[k], dtype), S) for k in free})
-        c = cls.prepare(p, jnp.asarray(dt, dtype))
-        state = {k: jnp.full((P * S,), v, dtype) for k, v in init.items()}
+        dt_ = np.asarray(dt, dtype)
+        c = cls.sim_prepare(p, dt_)
+        state = {k: jnp.full((P * S,), np.asarray(v, dtype)) for k, v in init.items()}
+        sp0 = jnp.broadcast_to(cls.fires(state, c), (P * S,))
         K = max_spikes
         buf = jnp.full((P * S, K), -1, jnp.int32)
         n = jnp.zeros((P * S,), jnp.int32)
         bad = jnp.zeros((P * S,), bool)
         rows = jnp.arange(P * S, dtype=jnp.int32)
+        one, zero = np.asarray(1, dtype), np.asarray(0, dtype)
 
-        dt_ = jnp.asarray(dt, dtype)
-
-        def advance(s, bad, i, I):
-            new, z, v_post = cls.step(s, c, jnp.tile(I, P), i.astype(dtype) * dt_, heaviside, hard)
+        def advance(s, sp, bad, i, I):
+            # ``sp``: spike of the state ``s`` (decided at the end of the previous step)
+            t = i.astype(dtype) * dt_ if cls.has_refractory else None
+            new, v_post = cls.sim_step(s, c, jnp.tile(I, P), t, jnp.where(sp, one, zero), hard)
             bad = bad | ~(jnp.abs(v_post) <= V_RUNAWAY)
-            return {k: new[k] for k in s}, z >= 0, bad, new["V"]
+            new = {k: new[k] for k in s}
+            return new, cls.fires(new, c), bad, new["V"]
 
         def record(buf, n, spike, value):
             slot = jnp.where(spike, n, K)  # K is out of range: dropped (still counted in n)
@@ -86,26 +90,26 @@ def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, r
             return buf, n + spike.astype(jnp.int32)
 
         def step_body(carry, xs):  # one step, spike written at once (remainder steps)
-            s, n, buf, bad = carry
+            s, sp, n, buf, bad = carry
             i, I = xs
-            s, spike, bad, V = advance(s, bad, i, I)
-            buf, n = record(buf, n, spike, i)
-            return (s, n, buf, bad), (V if record_v else None)
+            s, sp, bad, V = advance(s, sp, bad, i, I)
+            buf, n = record(buf, n, sp, i)
+            return (s, sp, n, buf, bad), (V if record_v else None)
 
         def chunk_body(carry, xs):  # CHUNK steps; spikes packed in a bit word, compacted after
-            s, n, buf, bad = carry
+            s, sp, n, buf, bad = carry
             ii, II = xs
 
             def inner(c2, x2):
-                s, word, bad = c2
+                s, sp, word, bad = c2
                 j, i, I = x2
-                s, spike, bad, V = advance(s, bad, i, I)
-                word = word | (spike.astype(jnp.uint32) << j)
-                return (s, word, bad), (V if record_v else None)
+                s, sp, bad, V = advance(s, sp, bad, i, I)
+                word = word | (sp.astype(jnp.uint32) << j)
+                return (s, sp, word, bad), (V if record_v else None)
 
             js = jnp.arange(CHUNK, dtype=jnp.uint32)
-            (s, word, bad), Vs = jax.lax.scan(inner, (s, jnp.zeros((P * S,), jnp.uint32), bad), (js, ii, II),
-                                              unroll=unroll)
+            (s, sp, word, bad), Vs = jax.lax.scan(inner, (s, sp, jnp.zeros((P * S,), jnp.uint32), bad),
+                                                  (js, ii, II), unroll=unroll)
 
             def extract(c3):
                 word, n, buf = c3
@@ -116,12 +120,12 @@ def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, r
                 return word & (word - jnp.uint32(1)), n, buf
 
             _, n, buf = jax.lax.while_loop(lambda c3: jnp.any(c3[0] != 0), extract, (word, n, buf))
-            return (s, n, buf, bad), Vs
+            return (s, sp, n, buf, bad), Vs
 
         steps = jnp.arange(T, dtype=jnp.int32)
         cur = jnp.asarray(current, dtype).T
         n_chunks, rem = divmod(T, CHUNK)
-        carry = (state, n, buf, bad)
+        carry = (state, sp0, n, buf, bad)
         outs = []
         if n_chunks:
             xs = (steps[: n_chunks * CHUNK].reshape(n_chunks, CHUNK), cur[: n_chunks * CHUNK].reshape(n_chunks, CHUNK, S))
@@ -130,7 +134,7 @@ def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, r
         if rem:
             carry, Vr = jax.lax.scan(step_body, carry, (steps[n_chunks * CHUNK:], cur[n_chunks * CHUNK:]))
             outs.append(Vr)
-        s, n, buf, bad = carry
+        s, _, n, buf, bad = carry
         Vs = jnp.concatenate(outs) if record_v else None
         for v in s.values():
             bad = bad | ~jnp.isfinite(v)
