@@ -35,17 +35,19 @@ class BatchCMA:
         self.popsize = int(popsize)
         self._pending: dict[int, np.ndarray] = {}  # trial number -> unit-cube point
         self._told: list[tuple[np.ndarray, float | None]] = []
+        self._n_asked = 0  # members of the current generation handed out so far
         self.generation = 0
 
     @property
     def open(self) -> bool:
         """True while the current generation has candidates not yet asked."""
-        return len(self._pending) + len(self._told) < self.popsize
+        return self._n_asked < self.popsize
 
     def ask(self, n: int) -> list[np.ndarray]:
         """Up to ``n`` unit-cube points of the current generation (fewer when it runs out)."""
-        k = min(n, self.popsize - len(self._pending) - len(self._told))
-        return [_mirror(self._cma.ask()) for _ in range(max(k, 0))]
+        k = max(min(n, self.popsize - self._n_asked), 0)
+        self._n_asked += k
+        return [_mirror(self._cma.ask()) for _ in range(k)]
 
     def register(self, number: int, z: np.ndarray) -> None:
         self._pending[number] = np.asarray(z, float)
@@ -61,6 +63,7 @@ class BatchCMA:
             worst = (max(finite) + 1.0) if finite else 1.0
             self._cma.tell([(z, worst if v is None else v) for z, v in self._told])
             self._told = []
+            self._n_asked = len(self._pending)  # members asked early for the next generation: none
             self.generation += 1
 
 

@@ -220,4 +220,45 @@ def test_trials_frame_columns_and_empty_study():
 
 
 def test_samplers_constant_lists_all():
-    assert set(SAMPLERS) == {"tpe", "cmaes", "nsga2", "qmc", "random", "gp"}
+    assert set(SAMPLERS) == {"cmaes_batch", "tpe", "cmaes", "nsga2", "qmc", "random", "gp"}
+
+
+def test_cmaes_batch_is_seeded_and_improves(tmp_path):
+    def run(seed, out):
+        st = Study.create("b", SPACE, sampler="cmaes_batch", seed=seed, output_dir=out,
+                          sampler_options={"popsize": 16})
+        return st, run_batches(st, 12, 16)
+
+    st, a = run(3, tmp_path / "a")
+    _, b = run(3, tmp_path / "b")
+    _, c = run(4, tmp_path / "c")
+    assert a == b and a != c
+    assert st.n_complete == 192 and st.best().values[0] < 1e-2
+    for cand in a:
+        assert 1.0 <= cand.params["tau"] <= 100.0 and -70.0 <= cand.params["V_T"] <= -40.0
+
+
+def test_cmaes_batch_closes_a_generation_until_it_is_told():
+    st = Study.create("b", SPACE, sampler="cmaes_batch", seed=0, sampler_options={"popsize": 8})
+    first = st.ask_batch(5)
+    assert st.can_ask and len(st.ask_batch(5)) == 3  # the generation has 8 members
+    assert not st.can_ask and st.ask_batch(4) == []
+    st.tell_batch([(c.number, None, "fail", "diverged") for c in first])
+    assert not st.can_ask  # 3 still running
+    st.tell_batch([TrialResult(n, 1.0) for n in (5, 6, 7)])
+    assert st.can_ask and len(st.ask_batch(8)) == 8
+    assert st.n_failed == 5
+
+
+def test_cmaes_batch_options_are_checked():
+    with pytest.raises(ValueError, match="popsize"):
+        Study.create("b", SPACE, sampler="cmaes_batch", sampler_options={})
+    with pytest.raises(ValueError, match=r"unknown options \['sigma'\]"):
+        Study.create("b", SPACE, sampler="cmaes_batch", sampler_options={"popsize": 8, "sigma": 1})
+    with pytest.raises(ValueError, match="several|one objective"):
+        Study.create("b", SPACE, sampler="cmaes_batch", directions=("minimize", "minimize"),
+                     sampler_options={"popsize": 8})
+    st = Study.create("b", SPACE, sampler="cmaes_batch", seed=0,
+                      sampler_options={"popsize": 64, "sigma0": 0.01, "x0": {"tau": 10.0, "V_T": -50.0}})
+    tau = [c.params["tau"] for c in st.ask_batch(64)]
+    assert 8.0 < min(tau) and max(tau) < 12.5  # sampled around x0 with a small step
