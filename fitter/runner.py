@@ -154,9 +154,23 @@ def run_job(spec: JobSpec, *, progress: bool = True, shutdown: bool = True) -> R
                       best=best, timing=clock.t, wall_s=wall)
 
 
+def _resume(studies: dict) -> dict[str, int]:
+    """Trials already spent per study. A driver that died left trials asked but never told:
+    they are re-asked (same parameters, new numbers; ``cmaes_batch``: failed, and the search
+    restarts its generation) so that none is lost or counted twice."""
+    spent = {}
+    for cell, study in studies.items():
+        if study.sampler_name == "cmaes_batch":
+            redo = study.fail_pending("driver stopped before the trial was told; resumed")
+        else:
+            redo = study.requeue_pending()
+        spent[cell] = study.n_complete + study.n_failed - len(redo)
+    return spent
+
+
 def _drive(spec, studies, pool, store, space, labels, clock, progress) -> None:
     budget = spec.search.trials
-    asked = {c: s.n_trials for c, s in studies.items()}  # resume: count what exists
+    asked = _resume(studies)
     in_flight: dict = {}
     max_flight = len(pool) * spec.resources.in_flight_per_worker
     batch_no = 0
