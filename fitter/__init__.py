@@ -32,6 +32,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "fitter.defaults": ("TYPICAL", "BOUNDS", "typical_params", "default_bounds"),
     "fitter.derived": ("Derived",),
     "fitter.batch_cmaes": ("BatchCMA",),
+    "fitter.report": ("write_report", "load_results"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -17,6 +17,7 @@ COMMANDS = (
     "fitter.commands.demo",
     "fitter.commands.run",
     "fitter.commands.results",
+    "fitter.commands.report",
     "fitter.commands.inspect",
 )
 

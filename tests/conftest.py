@@ -24,3 +24,16 @@ def shared_data() -> Path:
 def example_data() -> Path:
     """The small real example shipped in the repository (BBP L5PC, IDrest, CC BY 4.0)."""
     return EXAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory) -> Path:
+    """Results folder of a tiny real fit of the quickstart job (embedded Ray, ~30 s)."""
+    from fitter.jobs import load_job
+    from fitter.runner import run_job
+
+    out = tmp_path_factory.mktemp("quick") / "results"
+    spec = load_job(REPO_ROOT / "jobs" / "quickstart.toml", output=str(out), trials=64)
+    summary = run_job(spec, progress=False)
+    assert summary.status == "complete"
+    return out

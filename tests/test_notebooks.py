@@ -32,19 +32,8 @@ def _kernel_in_this_env() -> str:
     return "python3"
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    from fitter.jobs import load_job
-    from fitter.runner import run_job
-
-    out = tmp_path_factory.mktemp("nb") / "r"
-    spec = load_job(REPO / "jobs" / "quickstart.toml", output=str(out), trials=60)
-    summary = run_job(spec, progress=False)
-    assert summary.status == "complete"
-    return out
-
-
-def test_analysis_notebook(results, monkeypatch):
+def test_analysis_notebook(quick_results, monkeypatch):
+    results = quick_results
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.setenv("SPIKEFIT_RESULTS", str(results))
