@@ -18,6 +18,7 @@ COMMANDS = (
     "fitter.commands.run",
     "fitter.commands.results",
     "fitter.commands.report",
+    "fitter.commands.cluster",
     "fitter.commands.inspect",
 )
 
