@@ -77,20 +77,28 @@ def run_case(name: str, case: dict, trials: int | None, quick: bool) -> list[dic
         print(f"  {name} [{res.model}] chosen: {res.why}", flush=True)
         print(f"  {name} [{res.model}] parameters: "
               + ", ".join(f"{k}={v:.4g}" for k, v in res.best.params.items()), flush=True)
+        if len(report) > 4:  # many step stimuli (BBP IDrest): one row, means over the steps
+            import numpy as np
+
+            report = [{"stimulus": f"mean of {len(report)}",
+                       **{k: float(np.nanmean([r[k] for r in report]))
+                          for k in ("gamma", "gamma_int", "n_model", "n_data", "count_error")}}]
+            report[0]["ratio"] = report[0]["gamma"] / report[0]["gamma_int"]
         for r in report:
             rows.append({"case": name, "model": res.model, "cell": cell or next(iter(res.cells)), **r,
-                         "wall_s": wall, "trials": res.trials, "challenge": case.get("challenge", False)})
+                         "wall_s": wall, "trials": res.trials, "challenge": case.get("challenge", False),
+                         "holdout_loss": res.best.holdout_loss})
     return rows
 
 
 def table(rows: list[dict]) -> str:
     head = f"{'case':<20} {'model':<9} {'cell':<16} {'stim':<10} {'Gamma':>6} {'G_int':>6} {'G/G_int':>7} " \
-           f"{'n_mod/n_dat':>11} {'wall s':>7} {'trials':>7}"
+           f"{'n_mod/n_dat':>11} {'cnt err':>7} {'wall s':>7} {'trials':>7}"
     out = [head, "-" * len(head)]
     for r in rows:
         out.append(f"{r['case']:<20} {r['model']:<9} {str(r['cell'])[:16]:<16} {str(r['stimulus'])[:10]:<10} "
                    f"{r['gamma']:6.3f} {r['gamma_int']:6.3f} {r['ratio']:7.3f} "
-                   f"{r['n_model']:5.0f}/{r['n_data']:<5.0f} {r['wall_s']:7.0f} {r['trials']:7d}")
+                   f"{r['n_model']:5.0f}/{r['n_data']:<5.0f} {r['count_error']:7.3f} {r['wall_s']:7.0f} {r['trials']:7d}")
     return "\n".join(out)
 
 
@@ -110,6 +118,12 @@ def main(argv=None) -> int:
         rows.extend(run_case(name, CASES[name], args.trials, args.quick))
     print(table(rows))
     ch = [r for r in rows if r["challenge"]]
+    held = {r["case"]: (r["model"], r["holdout_loss"]) for r in ch}
+    if len(held) > 1:
+        win = min(held, key=lambda c: held[c][1])
+        print("challenge A model chosen on the held-out training segment (never the validation stimuli): "
+              f"{held[win][0]} ({win}); held-out loss "
+              + ", ".join(f"{m} {v:.4f}" for m, v in held.values()))
     if ch:
         first = ch[0]["case"]
         by = {r["stimulus"]: r["ratio"] for r in ch if r["case"] == first}

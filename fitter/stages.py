@@ -137,7 +137,7 @@ def run_stages(spec: JobSpec, stages: list[Stage], *, holdout_ms: float | None =
         loss = np.asarray(r.loss, np.float64)
         if aux_ev is not None:
             ra = aux_ev.evaluate("aux", x.astype(np.float32))
-            loss = np.where(r.valid & ra.valid, loss + aux_weight * np.asarray(ra.loss), loss + aux_weight * ra.loss)
+            loss = loss + aux_weight * np.asarray(ra.loss, np.float64)
         return loss, np.asarray(r.valid)
 
     bs = spec.search.batch_size
@@ -179,7 +179,9 @@ def run_stages(spec: JobSpec, stages: list[Stage], *, holdout_ms: float | None =
             c.holdout_metrics = {k: float(np.mean(v[i])) for k, v in r.per_sweep.items()}
         best = min(candidates, key=lambda c: c.holdout_loss)
         why = (f"lowest objective on the held-out last {holdout_ms:g} ms of the training sweeps: "
-               f"{best.holdout_loss:.4f} (stage {best.stage}, seed {best.seed}; others "
+               f"{best.holdout_loss:.4f} ("
+               + ", ".join(f"{k} {v:.3f}" for k, v in best.holdout_metrics.items())
+               + f"; stage {best.stage}, seed {best.seed}; others "
                + ", ".join(f"{c.stage}/{c.seed}={c.holdout_loss:.4f}" for c in candidates if c is not best) + ")")
     else:
         best = min(candidates, key=lambda c: c.train_loss)
@@ -199,24 +201,27 @@ def validation_report(spec: JobSpec, result: StagedResult, *, delta_ms: float = 
     params = result.best.params
     rows = []
     val, tr = sets.validation, sets.train
+    # every validation sweep in one call (one compiled simulator), then grouped by stimulus
+    ev.add_cell("val:all", CellData.from_batch(_batch(list(sets.validation_sweeps), spec)))
+    _, all_times, _ = ev.traces("val:all", params)
+    same_window = (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
+        spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms)
     for stim in dict.fromkeys(val.stimulus_ids):
         idx = [i for i, s in enumerate(val.stimulus_ids) if s == stim]
         data = CellData.from_batch(_batch([sets.validation_sweeps[i] for i in idx], spec))
-        ev.add_cell(f"val:{stim}", data)
-        _, times, _ = ev.traces(f"val:{stim}", params)
         dt = data.dt_ms
         dur = float(data.durations_ms[0])
-        model = [np.rint(np.asarray(t) / dt).astype(np.int32) for t in times]
+        model = [np.rint(np.asarray(all_times[i]) / dt).astype(np.int32) for i in idx]
         k = max(1, max(m.size for m in model))
         model_steps = np.full((len(model), data.spike_steps.shape[0], k), -1, np.int32)
         for i, m in enumerate(model):
             model_steps[i, :, : m.size] = m  # model response to repeat i's current, vs every repeat
         g = np.asarray(gamma_factor(model_steps, data.spike_steps, dt, delta_ms, duration=data.durations_ms))
         reps = data.spike_steps
-        # repeats of the same stimulus in the training set (e.g. the first BBP series) count
-        # for the data's reliability only
+        # a stimulus with one validation repeat (BBP steps): its training repeats over the same
+        # time window count for the data's reliability (never for the model's score)
         extra = [i for i, s in enumerate(tr.stimulus_ids) if s == stim]
-        if extra and len(idx) + len(extra) >= 2:
+        if len(idx) < 2 and extra and same_window:
             more = _batch([sets.train_sweeps[i] for i in extra] + [sets.validation_sweeps[i] for i in idx], spec)
             reps = more.spike_steps
         gi = float(intrinsic_reliability(reps, dt, delta_ms, duration=dur)) if reps.shape[0] >= 2 else float("nan")
