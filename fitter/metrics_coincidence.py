@@ -32,9 +32,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fitter.metrics_spikes import prepare_spikes, searchsorted_rows, to_ms
+from fitter.metrics_spikes import NO_SPIKE, prepare_spikes, searchsorted_rows, searchsorted_shared, to_ms
 
-__all__ = ["count_coincidences", "gamma_factor", "intrinsic_reliability"]
+__all__ = ["count_coincidences", "count_coincidences_scan", "gamma_factor", "intrinsic_reliability"]
 
 
 def _delta_steps(delta: Any, dt: Any) -> jax.Array:
@@ -45,11 +45,59 @@ def _delta_steps(delta: Any, dt: Any) -> jax.Array:
 def count_coincidences(model: jax.Array, data: jax.Array, n_data: jax.Array, delta_steps: jax.Array) -> jax.Array:
     """Maximum one-to-one matching size of sorted step trains ``[B, S, K]`` vs ``[S, Kd]``.
 
-    Missing spikes are ``NO_SPIKE``. Greedy over data spikes in time order: each takes the
-    earliest still-free model spike inside its window. For windows of equal width on a line
-    this greedy matching is maximum (intervals sorted by right end, earliest point first).
-    The scan has Kd steps, each a gather over ``[B, S]``.
+    Missing spikes are ``NO_SPIKE``. Windows ``[d_k - delta, d_k + delta]`` all have the same
+    width, so a model spike ``m_i`` lies in the windows of a contiguous range of data spikes
+    ``[e_i, c_i)`` (``e_i`` windows ended before it, ``c_i`` started at or before it), both
+    ends nondecreasing in ``i``. The greedy pass over model spikes in time order, each taking
+    the earliest-ending (= lowest index) still-free window that contains it, is a maximum
+    matching (points in order, intervals by right end), and the free windows it can take are
+    always the indices above the last one taken: with ``P`` that index (-1 at first),
+    ``j_i = max(P + 1, e_i)``, a hit iff ``j_i < c_i``, and then ``P = j_i``.
+
+    Vectorised exactly: split the model spikes into clusters where consecutive ranges
+    overlap (``e_i < c_{i-1}``); at a cluster's first spike ``P < c_{i-1} <= e_i``, so ``P``
+    may be taken as -1 there. All spikes are first evaluated with ``P = -1`` (exact at
+    cluster starts); each further pass re-applies the step to all spikes at once from the
+    previous pass's ``P``, which makes the spikes at position <= r of their cluster exact
+    after ``r`` passes (induction). The passes stop when ``P`` no longer changes: the
+    recurrence has a single fixed point (induction again), the greedy result, reached after
+    at most ``max cluster size - 1`` passes (usually 1-3: two model spikes near one data
+    spike; none when no ranges overlap). ``e_i`` comes from
+    :func:`searchsorted_shared` into the data (shared by the batch, bucketed: a few gathers
+    per spike), ``j_i < c_i`` from one gather of ``d_j``; no scan over spikes.
     """
+    kd = data.shape[-1]
+    d_valid = jnp.arange(kd) < n_data[:, None]  # [S, Kd]
+    ends = jnp.where(d_valid, data + delta_steps, NO_SPIKE)  # window ends, sorted
+    e = searchsorted_shared(ends, model, side="left")  # [B, S, K]: windows ended before m_i
+    m_valid = model < NO_SPIKE
+    d_flat = jnp.where(d_valid, data - delta_steps, NO_SPIKE).reshape(-1)  # window starts
+    base = (jnp.arange(data.shape[0], dtype=jnp.int32) * kd)[:, None]  # [S, 1]
+
+    def apply(prev):  # prev: P before each model spike -> (P after it, hit)
+        j = jnp.maximum(prev + 1, e)
+        start_j = jnp.take(d_flat, base + jnp.minimum(j, kd - 1), mode="clip")
+        hit = (j < kd) & (start_j <= model) & m_valid
+        return jnp.where(hit, j, prev), hit
+
+    p0, hit = apply(jnp.full(e.shape, -1, jnp.int32))
+    # ranges of spikes i-1 and i overlap (c_{i-1} > e_i) <=> window e_i starts at or before m_{i-1}
+    start_e = jnp.take(d_flat, base + jnp.minimum(e, kd - 1), mode="clip")
+    overlap = (e < kd) & m_valid & (start_e <= jnp.concatenate([jnp.full_like(model[..., :1], -1), model[..., :-1]], -1))
+
+    def one_pass(carry):
+        p, _, _ = carry
+        prev = jnp.concatenate([jnp.full(p.shape[:-1] + (1,), -1, jnp.int32), p[..., :-1]], -1)
+        p_new, hit = apply(jnp.where(overlap, prev, -1))
+        return p_new, hit, jnp.any(p_new != p)
+
+    _, hit, _ = jax.lax.while_loop(lambda c: c[2], one_pass, (p0, hit, jnp.any(overlap)))
+    return jnp.sum(hit, axis=-1, dtype=jnp.int32)
+
+
+@jax.jit
+def count_coincidences_scan(model: jax.Array, data: jax.Array, n_data: jax.Array, delta_steps: jax.Array) -> jax.Array:
+    """Reference for :func:`count_coincidences`: the same greedy matching as a scan over data spikes."""
     k = model.shape[-1]
     lo = searchsorted_rows(model, data - delta_steps, side="left")  # [B, S, Kd]
     d_valid = jnp.arange(data.shape[-1]) < n_data[:, None]  # [S, Kd]

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-__all__ = ["NO_SPIKE", "SpikeInput", "raster_to_spike_steps", "to_ms", "to_per_ms", "prepare_spikes"]
+__all__ = ["NO_SPIKE", "SpikeInput", "raster_to_spike_steps", "to_ms", "to_per_ms", "prepare_spikes", "searchsorted_rows",
+           "searchsorted_shared"]
 
 NO_SPIKE = 2**30  # sentinel step index of a missing spike (|difference| stays inside int32)
 
@@ -137,9 +138,78 @@ def prepare_spikes(model: Any, data: Any, dt: Any, *, duration: Any = None, mask
 
 
 def searchsorted_rows(sorted_rows: jax.Array, queries: jax.Array, side: str = "left") -> jax.Array:
-    """``searchsorted`` along the last axis, rows broadcast over leading axes."""
-    lead = jnp.broadcast_shapes(sorted_rows.shape[:-1], queries.shape[:-1])
-    a = jnp.broadcast_to(sorted_rows, (*lead, sorted_rows.shape[-1])).reshape(-1, sorted_rows.shape[-1])
-    q = jnp.broadcast_to(queries, (*lead, queries.shape[-1])).reshape(-1, queries.shape[-1])
-    out = jax.vmap(lambda r, v: jnp.searchsorted(r, v, side=side))(a, q)
-    return out.reshape(*lead, queries.shape[-1]).astype(jnp.int32)
+    """``searchsorted`` along the last axis, rows broadcast over leading axes.
+
+    Branchless binary search (``bit_length(n)`` rounds of one flat gather each) on the rows
+    as they are: a row shared across leading axes (data vs a batch of candidates) is read
+    in place, never copied per candidate. Same result as ``jnp.searchsorted`` per row.
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side: expected 'left' or 'right', got {side!r}")
+    rows = jnp.asarray(sorted_rows)
+    queries = jnp.asarray(queries)
+    n = rows.shape[-1]
+    lead = jnp.broadcast_shapes(rows.shape[:-1], queries.shape[:-1])
+    q = jnp.broadcast_to(queries, (*lead, queries.shape[-1]))
+    row_id = jnp.arange(int(np.prod(rows.shape[:-1], dtype=np.int64)), dtype=jnp.int32).reshape(rows.shape[:-1])
+    base = jnp.broadcast_to(row_id, lead)[..., None] * n  # flat offset of each query's row
+    flat = rows.reshape(-1)
+    pos = jnp.zeros(q.shape, jnp.int32)
+    step = 1 << max(n.bit_length() - 1, 0)
+    while step >= 1 and n > 0:
+        nxt = pos + step
+        val = jnp.take(flat, base + jnp.minimum(nxt, n) - 1, mode="clip")
+        ok = (nxt <= n) & ((val < q) if side == "left" else (val <= q))
+        pos = jnp.where(ok, nxt, pos)
+        step >>= 1
+    return pos
+
+
+def searchsorted_shared(sorted_rows: jax.Array, queries: jax.Array, side: str = "left", *,
+                        buckets_per_value: int = 4) -> jax.Array:
+    """:func:`searchsorted_rows` for a few rows ``[*R, n]`` shared by many queries ``[*L, *R, m]``.
+
+    Entries ``>= NO_SPIKE // 2`` of a row are padding and count as +infinity (a query at or
+    above that level gets the number of real entries). Otherwise the result is exactly
+    ``searchsorted``'s, with fewer gathers per query: each row's value range is cut into
+    ``buckets_per_value * n`` equal buckets and the row index at each bucket edge
+    tabulated (a small searchsorted per row); a query reads its bucket's index range (two
+    gathers from the small table) and finishes with a binary search inside it,
+    ``bit_length(max bucket occupancy)`` rounds (the same for all queries, usually 1-3).
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side: expected 'left' or 'right', got {side!r}")
+    rows = jnp.asarray(sorted_rows, jnp.int32)
+    q = jnp.asarray(queries, jnp.int32)
+    n, lead_r = rows.shape[-1], rows.shape[:-1]
+    if q.ndim < rows.ndim or q.shape[q.ndim - rows.ndim:-1] != lead_r:
+        raise ValueError(f"queries {q.shape}: expected [..., *{lead_r}, m] for rows {rows.shape}")
+    half = NO_SPIKE // 2
+    real = rows < half
+    n_real = real.sum(-1, dtype=jnp.int32)[..., None]  # [*R, 1]
+    if n == 0:
+        return jnp.zeros(q.shape, jnp.int32)
+    nb = buckets_per_value * n
+    lo_v = jnp.min(jnp.where(real, rows, half), axis=-1, keepdims=True)  # [*R, 1]
+    hi_v = jnp.max(jnp.where(real, rows, -half), axis=-1, keepdims=True)
+    width = jnp.maximum((hi_v - lo_v) // nb + 1, 1)  # nb * width > hi - lo: (q - lo) // width < nb
+    edges = lo_v + jnp.arange(nb, dtype=jnp.int32) * width  # bucket b = [edge_b, edge_b + width)
+    table = jnp.concatenate([searchsorted_rows(rows, edges, side=side), n_real], -1)  # [*R, nb + 1]
+    occ = jnp.max(table[..., 1:] - table[..., :-1], initial=0)
+    rounds = (32 - jax.lax.clz(jnp.maximum(occ, 1).astype(jnp.uint32))).astype(jnp.int32)  # bit_length
+    row_id = jnp.arange(int(np.prod(lead_r, dtype=np.int64)), dtype=jnp.int32).reshape(lead_r)
+    b = jnp.clip((q - lo_v) // width, 0, nb - 1)
+    t_at = (row_id * (nb + 1))[..., None] + b
+    start = jnp.take(table.reshape(-1), t_at, mode="clip")  # answer in [start, stop]
+    stop = jnp.take(table.reshape(-1), t_at + 1, mode="clip")
+    flat, base = rows.reshape(-1), (row_id * n)[..., None]
+
+    def body(r, pos):
+        nxt = pos + jnp.left_shift(jnp.int32(1), rounds - 1 - r)
+        val = jnp.take(flat, base + jnp.clip(nxt - 1, 0, n - 1), mode="clip")
+        ok = (nxt <= stop) & ((val < q) if side == "left" else (val <= q))
+        return jnp.where(ok, nxt, pos)
+
+    pos = jax.lax.fori_loop(0, rounds, body, start)
+    below = (q < lo_v) if side == "left" else (q < lo_v)
+    return jnp.where(below, 0, jnp.where(q > hi_v, n_real, pos))

@@ -139,3 +139,56 @@ def test_gamma_properties(a, b, shift):
         nc = g * 0.5 * (len(a) + len(b)) * (1 - rho) + rho * len(b) if rho < 0.5 else None
         if nc is not None and rho2 < 0.5:
             assert g2 == pytest.approx(expected(round(nc), len(a), len(b), dur=DUR + shift * DT), abs=1e-4)
+
+
+def _max_matching(m, d, delta):
+    """Maximum one-to-one matching of |m_i - d_k| <= delta by augmenting paths (reference)."""
+    match = {}  # model index -> data index
+
+    def augment(k, seen):
+        for i, t in enumerate(m):
+            if abs(t - d[k]) <= delta and i not in seen:
+                seen.add(i)
+                if i not in match or augment(match[i], seen):
+                    match[i] = k
+                    return True
+        return False
+
+    return sum(augment(k, set()) for k in range(len(d)))
+
+
+def test_count_coincidences_exact_on_bursts():
+    # dense, bursty trains (windows of neighbouring spikes overlap on both sides), delta 0/3/20 steps
+    from fitter.metrics_coincidence import count_coincidences, count_coincidences_scan
+    from fitter.metrics_spikes import NO_SPIKE
+
+    rng = np.random.default_rng(5)
+    b, s, k, kd = 6, 4, 24, 20
+    for span in (30, 120, 600):
+        m = np.sort(rng.integers(0, span, (b, s, k)), -1)
+        n_m = rng.integers(0, k + 1, (b, s))
+        m = np.sort(np.where(np.arange(k) < n_m[..., None], m, NO_SPIKE), -1).astype(np.int32)
+        d = np.sort(rng.integers(0, span, (s, kd)), -1)
+        n_d = rng.integers(0, kd + 1, s).astype(np.int32)
+        d = np.where(np.arange(kd) < n_d[:, None], d, NO_SPIKE).astype(np.int32)
+        for delta in (0, 3, 20):
+            got = np.asarray(count_coincidences(m, d, n_d, np.int32(delta)))
+            np.testing.assert_array_equal(got, np.asarray(count_coincidences_scan(m, d, n_d, np.int32(delta))))
+            ref = [[_max_matching(list(m[i, j, : n_m[i, j]]), list(d[j, : n_d[j]]), delta) for j in range(s)]
+                   for i in range(b)]
+            np.testing.assert_array_equal(got, ref)
+
+
+def test_searchsorted_shared_and_rows_match_numpy():
+    from fitter.metrics_spikes import NO_SPIKE, searchsorted_rows, searchsorted_shared
+
+    rng = np.random.default_rng(6)
+    for n in (1, 2, 7, 8, 9, 40):
+        rows = np.sort(rng.integers(-50, 300, (3, n)), -1)
+        n_real = rng.integers(0, n + 1, 3)
+        rows = np.sort(np.where(np.arange(n) < n_real[:, None], rows, NO_SPIKE), -1).astype(np.int32)
+        qs = rng.integers(-60, 320, (4, 3, 11)).astype(np.int32)
+        for side in ("left", "right"):
+            ref = np.array([[np.searchsorted(rows[j], qs[i, j], side=side) for j in range(3)] for i in range(4)])
+            np.testing.assert_array_equal(np.asarray(searchsorted_shared(rows, qs, side=side)), ref)
+            np.testing.assert_array_equal(np.asarray(searchsorted_rows(rows, qs, side=side)), ref)
