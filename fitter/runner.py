@@ -300,7 +300,23 @@ def _finish(spec, cells: dict[str, CellSets], studies, pool, store, space, label
     if best_rows:
         all_units = {k: _space_unit(units[k]) for k in units}
         store.write_best(best_rows, units=all_units)
+        _write_validation(spec, cells, out, store)
     return out
+
+
+def _write_validation(spec, cells, best: dict, store) -> None:
+    """Score each best fit per validation stimulus the way the field does (Gamma / Gamma_int)."""
+    from fitter.stages import validation_rows
+
+    ev = Evaluator(**{**_evaluator_kwargs(spec), "batch_size": 1})
+    rows = []
+    for cell, row in best.items():
+        sets = cells[cell]
+        params = {n: row[n] for n in spec.params}
+        for r in validation_rows(spec, sets, ev, params):
+            rows.append({"job": spec.name, "cell": cell, "model": spec.model.name, "delta_ms": 2.0, **r})
+    if rows:
+        store.write_validation(rows)
 
 
 def _all_params(model: str, fixed: dict, free: dict) -> dict:

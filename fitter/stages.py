@@ -39,7 +39,7 @@ from fitter.evaluator import CellData, Evaluator
 from fitter.jobs import JobSpec, Selection
 from fitter.sweeps import make_batch
 
-__all__ = ["Stage", "Candidate", "StagedResult", "run_stages", "validation_report"]
+__all__ = ["Stage", "Candidate", "StagedResult", "run_stages", "validation_report", "validation_rows"]
 
 
 @dataclass(frozen=True)
@@ -192,13 +192,16 @@ def run_stages(spec: JobSpec, stages: list[Stage], *, holdout_ms: float | None =
 
 def validation_report(spec: JobSpec, result: StagedResult, *, delta_ms: float = 2.0) -> list[dict]:
     """Per validation stimulus: Gamma (model vs every repeat), Gamma_int, their ratio, counts."""
+    (cell, sets), = result.cells.items()
+    return validation_rows(spec, sets, result.evaluator, result.best.params, delta_ms=delta_ms)
+
+
+def validation_rows(spec: JobSpec, sets, ev: Evaluator, params: dict, *, delta_ms: float = 2.0) -> list[dict]:
+    """:func:`validation_report` for one cell's sets and parameters, with any evaluator."""
     from fitter.metrics import gamma_factor, intrinsic_reliability
 
-    (cell, sets), = result.cells.items()
     if sets.validation is None:
         return []
-    ev = result.evaluator
-    params = result.best.params
     rows = []
     val, tr = sets.validation, sets.train
     # every validation sweep in one call (one compiled simulator), then grouped by stimulus

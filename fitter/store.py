@@ -7,6 +7,7 @@ One job's results folder, on a local path or any pyarrow filesystem URI (``file:
     <root>/trials/part-000001.parquet    one row per trial, appended a batch per part
     <root>/best.parquet                  one row per (cell, model): the best fit
     <root>/traces/part-000001.parquet    recorded and simulated traces of the best fits
+    <root>/validation.parquet            per validation stimulus: Gamma, Gamma_int, their ratio
 
 Every write is atomic: on a local filesystem the file is written under a hidden temporary
 name (``.<name>.tmp-<uuid>``) in the same folder and renamed; on object stores the file is
@@ -65,7 +66,7 @@ import pyarrow.parquet as pq
 
 from fitter import _tables
 
-__all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "ResultStore", "column_units"]
+__all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "VALIDATION_COLUMNS", "ResultStore", "column_units"]
 
 _STR, _F64, _I64 = pa.string(), pa.float64(), pa.int64()
 _TS = pa.timestamp("us", tz="UTC")
@@ -83,9 +84,15 @@ TRACE_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
     "sweep": (_STR, None), "set": (_STR, None), "kind": (_STR, None), "dt_ms": (_F64, "ms"),
     "V": (pa.list_(pa.float32()), "mV"), "spike_times_ms": (pa.list_(_F64), "ms"),
 }
+#: Validation report columns, in order (one row per cell and validation stimulus).
+VALIDATION_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
+    "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "stimulus": (_STR, None),
+    "delta_ms": (_F64, "ms"), "gamma": (_F64, ""), "gamma_int": (_F64, ""), "ratio": (_F64, ""),
+    "n_model": (_F64, ""), "n_data": (_F64, ""), "count_error": (_F64, ""),
+}
 _BEST_FIXED = {"job": (_STR, None), "cell": (_STR, None), "model": (_STR, None),
                "trial": (_I64, None), "free_parameters": (pa.list_(_STR), None)}
-_RESERVED = {*TRIAL_COLUMNS, *TRACE_COLUMNS, *_BEST_FIXED}
+_RESERVED = {*TRIAL_COLUMNS, *TRACE_COLUMNS, *_BEST_FIXED, *VALIDATION_COLUMNS}
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
 
@@ -185,6 +192,21 @@ class ResultStore:
 
     def read_traces(self) -> pd.DataFrame:
         return self._read_dir("traces")
+
+    # ------------------------------------------------------------------ validation
+    def write_validation(self, rows: _tables.Rows) -> str:
+        """Replace ``validation.parquet``: one row per (cell, validation stimulus) with the
+        model's Gamma against every recorded repeat, the data's Gamma_int, their ratio and the
+        spike counts (columns in :data:`VALIDATION_COLUMNS`)."""
+        rows = _tables.records(rows, "write_validation")
+        fields = _tables.column_specs(rows, VALIDATION_COLUMNS, {}, "write_validation", {}, _RESERVED)
+        _tables.check_rows(rows, "write_validation", ("cell", "model", "stimulus"), {})
+        target = self.path("validation.parquet")
+        self._write_table(target, _tables.build_table(rows, fields, "write_validation"))
+        return target
+
+    def read_validation(self) -> pd.DataFrame:
+        return self._read_file("validation.parquet")
 
     # ------------------------------------------------------------------ manifest
     def write_manifest(self, manifest: Mapping[str, Any]) -> str:

@@ -95,6 +95,10 @@ def test_seeded_job_is_reproducible_and_results_read_back(tmp_path, ray_session)
     traces = pd.read_parquet(tmp_path / "a" / "traces")
     assert set(traces.kind) == {"recorded", "simulated"}
     assert (traces.groupby("set").sweep.nunique().to_dict()) == {"train": 4, "validation": 2}
+    validation = store1.read_validation()  # per validation stimulus: Gamma vs every repeat
+    assert sorted(validation.stimulus) == ["IDrest:14", "IDrest:8"]
+    assert (validation.n_data > 0).all() and validation.gamma.between(-2, 1).all()
+    assert column_units(str(tmp_path / "a" / "validation.parquet"))["delta_ms"] == "ms"
     manifest = store1.read_manifest()
     assert manifest["status"] == "complete" and manifest["seed"] == 11
     assert set(manifest["timing_s"]) >= {"ask", "tell", "simulate", "score", "write", "transport"}
