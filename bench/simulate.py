@@ -4,7 +4,7 @@ AdExIF and Gif, P parameter sets, 1 s of simulated time at dt = 0.1 ms, one swee
 default JAX device.  Median of --repeats runs after a warm-up (compile) run; spikefit and
 brainpy.state alternate within each repeat so machine noise hits both alike.
 
-    python bench/simulate.py [--sizes 1e2,1e3,1e4,1e5] [--gpu-sizes 1e6] [--repeats 3] [--quick]
+    python bench/simulate.py [--sizes 1e2,1e3,1e4,1e5] [--gpu-sizes 1e6] [--repeats 3] [--quick] [--unroll N]
 
 On an accelerator (the default JAX device is a GPU/TPU) the ``--gpu-sizes`` are appended.
 """
@@ -52,11 +52,12 @@ def _time(fns, repeats):
     return [statistics.median(t) for t in out]
 
 
-def spikefit_fn(model, P, T):
+def spikefit_fn(model, P, T, unroll=None):
     p = _params(model, P)
     free = {k: jnp.asarray(p[k]) for k in FREE[model]}
     fixed = {k: float(PARAMS[model][k]) for k in PARAMS[model] if k not in FREE[model]}
-    sim = models.Simulator(model, free=FREE[model], fixed=fixed, dt=DT, spk_reset="hard", max_spikes=64)
+    sim = models.Simulator(model, free=FREE[model], fixed=fixed, dt=DT, spk_reset="hard", max_spikes=64,
+                           unroll=unroll)
     current = jnp.full((1, T), 300.0, jnp.float32)
     return lambda: sim(free, current).n_spikes
 
@@ -105,6 +106,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="0.1 s of simulated time, P up to 1e4")
     ap.add_argument("--no-reference", action="store_true", help="skip brainpy.state")
     ap.add_argument("--models", default="AdExIF,Gif", help="comma-separated, from " + ",".join(PARAMS))
+    ap.add_argument("--unroll", type=int, default=None,
+                    help="inner-loop unroll of the simulator (default: models.simulator.default_unroll of the backend)")
     args = ap.parse_args(argv)
     dev = jax.devices()[0]
     accel = dev.platform != "cpu"
@@ -114,14 +117,15 @@ def main(argv=None):
         T //= 10
         sizes = [s for s in sizes if s <= 10_000] or sizes[:1]
     print(f"jax {jax.__version__}  backend: {jax.default_backend()}  devices: {jax.devices()}")
+    unroll = "default (models.simulator.default_unroll)" if args.unroll is None else args.unroll
     print(f"device: {dev} ({getattr(dev, 'device_kind', dev.platform)})  T={T} steps (dt={DT} ms)  "
-          f"repeats={args.repeats}  precision: {brainstate.environ.dftype()}", flush=True)
+          f"repeats={args.repeats}  precision: {brainstate.environ.dftype()}  unroll: {unroll}", flush=True)
     print(f"{'model':8s} {'P':>9s} {'spikefit [n-steps/s]':>22s} {'brainpy.state':>16s} {'speedup':>8s}")
     ratio_line = None
     for model in args.models.split(","):
         for P in sizes:
             try:
-                fns = [spikefit_fn(model, P, T)] + ([] if args.no_reference else [brainpy_fn(model, P, T)])
+                fns = [spikefit_fn(model, P, T, args.unroll)] + ([] if args.no_reference else [brainpy_fn(model, P, T)])
                 with brainstate.environ.context(dt=DT * u.ms):
                     times = _time(fns, args.repeats)
             except Exception as e:  # e.g. out of memory at the largest P: report, go on

@@ -139,6 +139,17 @@ class Neuron(brainstate.nn.Dynamics):
     # Defaults: the object API's functions.  Families override them with the same equations
     # on precomputed parameter terms (reciprocals, merged step factors) and division-free
     # spike tests; they agree with ``step`` to rounding (tests/test_simulator.py).
+    #
+    # Loop-layout hints for XLA:CPU (no effect on results, nor on accelerators):
+    # ``sim_packed`` carries the state two variables per complex number, so one kernel writes
+    # the whole new state (worth it when the step has expensive shared terms, e.g. the exps
+    # of AdExIF); ``sim_split_runaway`` keeps the runaway flags in their own small kernel
+    # (worth it when the spike test is costly, e.g. a division by a state-dependent term);
+    # ``sim_cpu_unroll`` is the default inner-loop unroll on CPU.
+    sim_packed: bool = False
+    sim_split_runaway: bool = False
+    sim_cpu_unroll: int = 1
+
     @classmethod
     def sim_prepare(cls, p, dt):
         return cls.prepare(p, dt)

@@ -153,6 +153,7 @@ class AdExIF(_ExpBase):
     param_units = dict(R="GOhm", tau="ms", tau_w="ms", V_th="mV", V_reset="mV", V_rest="mV",
                        V_T="mV", delta_T="mV", a="nS", b="pA")
     state_units = dict(V="mV", w="pA")
+    sim_packed = True
 
     def __init__(self, in_size, R=1.0 * u.ohm, tau=10.0 * u.ms, tau_w=30.0 * u.ms, V_th=-55.0 * u.mV,
                  V_reset=-68.0 * u.mV, V_rest=-65.0 * u.mV, V_T=-59.9 * u.mV, delta_T=3.48 * u.mV,
@@ -183,6 +184,7 @@ class AdExIFRef(_ExpBase):
     param_units = dict(R="GOhm", tau="ms", tau_w="ms", tau_ref="ms", V_th="mV", V_reset="mV",
                        V_rest="mV", V_T="mV", delta_T="mV", a="nS", b="pA")
     state_units = dict(V="mV", w="pA")
+    sim_packed = True
     has_refractory = True
 
     def __init__(self, in_size, R=1.0 * u.ohm, tau=10.0 * u.ms, tau_w=30.0 * u.ms, tau_ref=1.7 * u.ms,

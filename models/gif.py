@@ -60,6 +60,8 @@ class Gif(Neuron):
 
     param_units = _UNITS
     state_units = _STATES
+    sim_split_runaway = True
+    sim_cpu_unroll = 2
     spike_states = ("V", "V_th")
     prepare = staticmethod(_prepare)
     scaled = staticmethod(_scaled)
@@ -84,6 +86,8 @@ class GifRef(Neuron):
 
     param_units = dict(_UNITS, tau_ref="ms")
     state_units = _STATES
+    sim_split_runaway = True
+    sim_cpu_unroll = 2
     spike_states = ("V", "V_th")
     has_refractory = True
     prepare = staticmethod(_prepare)
