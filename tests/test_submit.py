@@ -29,9 +29,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A one-node Ray cluster with token auth, its dashboard on a free port."""
+    """A one-node Ray cluster with token auth, its dashboard on a free port.
+
+    The cluster uses this user's Ray token (``~/.ray/auth_token``, which ``ray.init`` creates
+    too): a Ray client caches the token it read first, so the cluster and this process must
+    agree on it.
+    """
+    token_file = Path.home() / ".ray" / "auth_token"
+    if not token_file.is_file():
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(secrets.token_hex(32))
+        token_file.chmod(0o600)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "RAY_AUTH_MODE": "token",
-           "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+           "RAY_AUTH_TOKEN": token_file.read_text().strip()}
     dash, gcs = _free_port(), _free_port()
     temp = tmp_path_factory.mktemp("ray")
     ray = str(BIN / "ray")
