@@ -115,8 +115,11 @@ def test_matches_brainpy_state(name, reset, precision):
         np.testing.assert_allclose(V[:, keep], V_ref[:, keep], rtol=0, atol=1e-9)
     else:
         assert (keep & ~same).sum() <= max(1, 0.02 * keep.sum())  # rare float32 threshold ties
-        # soft reset carries 1-ulp rounding differences (XLA fusion/FMA) across spikes: looser
-        np.testing.assert_allclose(V[:, same], V_ref[:, same], rtol=0, atol=1e-3 if reset == "hard" else 2e-2)
+        # 1e-3 mV everywhere, except AdQuaIF with soft reset: its quadratic term amplifies the
+        # 1-ulp rounding differences (XLA fusion/FMA) carried across soft resets; measured max
+        # 1.7e-3 mV over 400 steps (reported in the issue note), so it gets 2e-3.
+        atol = 2e-3 if (name, reset) == ("AdQuaIF", "soft") else 1e-3
+        np.testing.assert_allclose(V[:, same], V_ref[:, same], rtol=0, atol=atol)
 
 
 def test_wrong_unit_names_parameter():
