@@ -287,3 +287,32 @@ def apply_refractory(reset: dict, candidate: dict, t, last_spike_time, tau_ref, 
     new["last_spike_time"] = jnp.where(spiked, t, last_spike_time)
     new["refractory"] = jnp.logical_or(refr, spiked)
     return new
+
+
+# -- pieces shared by the exponential and quadratic families -------------------------------
+def scaled_v(s, c):
+    """The specification's surrogate argument ``(V - V_th) / (V_th - V_reset)``."""
+    return (s["V"] - c["V_th"]) / (c["V_th"] - c["V_reset"])
+
+
+def reset_v(s, c, sp, hard):
+    """``V`` after the reset of a spike ``sp`` (hard: to ``V_reset``; soft: down by ``V_th - V_reset``)."""
+    thr = jax.lax.stop_gradient(s["V"]) if hard else c["V_th"]
+    return s["V"] - (thr - c["V_reset"]) * sp
+
+
+def integrate_w(w, v, c):
+    """Exponential-Euler step of ``tau_w dw/dt = a (V - V_rest) - w``."""
+    return exp_euler(w, (c["a"] * (v - c["V_rest"]) - w) / c["tau_w"], c["phi_w"])
+
+
+def adaptation_step(s, c, sp, hard, I, t, integrate_v, integrate_w_fn, refractory: bool):
+    """One step of an adaptive model (AdEx, AdQua): reset, ``w += b`` per spike, then ``V`` and
+    ``w``; with ``refractory`` both are held within ``tau_ref``. Returns (new state, reset V)."""
+    v = reset_v(s, c, sp, hard)
+    w = s["w"] + c["b"] * sp
+    V = integrate_v(v, c, I, w)
+    new = {"V": V, "w": integrate_w_fn(w, V, c)}
+    if refractory:
+        new = apply_refractory({"V": v, "w": w}, new, t, s["last_spike_time"], c["tau_ref"], c["V_th"])
+    return new, v

@@ -9,11 +9,12 @@ run away once ``V`` passes far beyond ``V_T``: fits should use ``spk_reset='hard
 from __future__ import annotations
 
 import braintools
-import jax
 import jax.numpy as jnp
 import saiunit as u
 
-from ._base import EXP_ARG_MAX, Neuron, apply_refractory, args_of, dt_phi, exp_euler, exprel_fast, fires_by_sign, threshold_consts
+from ._base import (EXP_ARG_MAX, Neuron, adaptation_step, apply_refractory, args_of, dt_phi, exp_euler,
+                    exprel_fast, fires_by_sign, threshold_consts)
+from ._base import integrate_w as _integrate_w, reset_v as _reset_v, scaled_v as _scaled
 
 __all__ = ["ExpIF", "ExpIFRef", "AdExIF", "AdExIFRef"]
 
@@ -21,13 +22,6 @@ _ReluGrad = braintools.surrogate.ReluGrad
 _Const = braintools.init.Constant
 
 
-def _scaled(s, c):
-    return (s["V"] - c["V_th"]) / (c["V_th"] - c["V_reset"])
-
-
-def _reset_v(s, c, sp, hard):
-    thr = jax.lax.stop_gradient(s["V"]) if hard else c["V_th"]
-    return s["V"] - (thr - c["V_reset"]) * sp
 
 
 def _integrate_v(v, c, I, w=None):
@@ -43,9 +37,6 @@ def _integrate_v(v, c, I, w=None):
     J = ((c["delta_T"] * inv_tau) * e) / c["delta_T"] - inv_tau
     return exp_euler(v, f, dt_phi(c["dt"], J))
 
-
-def _integrate_w(w, v, c):
-    return exp_euler(w, (c["a"] * (v - c["V_rest"]) - w) / c["tau_w"], c["phi_w"])
 
 
 def _prepare(p, dt):
@@ -163,19 +154,12 @@ class AdExIF(_ExpBase):
 
     @staticmethod
     def step(s, c, I, t, spk, hard):
-        sp = spk(_scaled(s, c))
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _integrate_v(v, c, I, w)
-        new = {"V": V, "w": _integrate_w(w, V, c)}
+        new, v = adaptation_step(s, c, spk(_scaled(s, c)), hard, I, t, _integrate_v, _integrate_w, False)
         return new, _scaled(new, c), v
 
     @staticmethod
     def sim_step(s, c, I, t, sp, hard):
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _sim_integrate_v(v, c, I, w)
-        return {"V": V, "w": _sim_integrate_w(w, V, c)}, v
+        return adaptation_step(s, c, sp, hard, I, t, _sim_integrate_v, _sim_integrate_w, False)
 
 
 class AdExIFRef(_ExpBase):
@@ -196,18 +180,9 @@ class AdExIFRef(_ExpBase):
 
     @staticmethod
     def step(s, c, I, t, spk, hard):
-        sp = spk(_scaled(s, c))
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _integrate_v(v, c, I, w)
-        cand = {"V": V, "w": _integrate_w(w, V, c)}
-        new = apply_refractory({"V": v, "w": w}, cand, t, s["last_spike_time"], c["tau_ref"], c["V_th"])
+        new, v = adaptation_step(s, c, spk(_scaled(s, c)), hard, I, t, _integrate_v, _integrate_w, True)
         return new, _scaled(new, c), v
 
     @staticmethod
     def sim_step(s, c, I, t, sp, hard):
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _sim_integrate_v(v, c, I, w)
-        cand = {"V": V, "w": _sim_integrate_w(w, V, c)}
-        return apply_refractory({"V": v, "w": w}, cand, t, s["last_spike_time"], c["tau_ref"], c["V_th"]), v
+        return adaptation_step(s, c, sp, hard, I, t, _sim_integrate_v, _sim_integrate_w, True)

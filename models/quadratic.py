@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import braintools
-import jax
 import saiunit as u
 
-from ._base import Neuron, apply_refractory, args_of, dt_phi, exp_euler
+from ._base import Neuron, adaptation_step, args_of, dt_phi, exp_euler
+from ._base import integrate_w as _integrate_w, reset_v as _reset_v, scaled_v as _scaled
 
 __all__ = ["QuaIF", "AdQuaIF", "AdQuaIFRef"]
 
 _ReluGrad = braintools.surrogate.ReluGrad
 _Const = braintools.init.Constant
 
-
-def _scaled(s, c):
-    return (s["V"] - c["V_th"]) / (c["V_th"] - c["V_reset"])
 
 
 def _prepare(p, dt):
@@ -24,10 +21,6 @@ def _prepare(p, dt):
         c["phi_w"] = dt_phi(dt, -1.0 / p["tau_w"])
     return c
 
-
-def _reset_v(s, c, sp, hard):
-    thr = jax.lax.stop_gradient(s["V"]) if hard else c["V_th"]
-    return s["V"] - (thr - c["V_reset"]) * sp
 
 
 def _integrate_v(v, c, I, w=None):
@@ -41,9 +34,6 @@ def _integrate_v(v, c, I, w=None):
     J = c["c"] * (inv_tau * (v - c["V_c"])) + (c["c"] * (v - c["V_rest"])) * inv_tau
     return exp_euler(v, f, dt_phi(c["dt"], J))
 
-
-def _integrate_w(w, v, c):
-    return exp_euler(w, (c["a"] * (v - c["V_rest"]) - w) / c["tau_w"], c["phi_w"])
 
 
 class _QuaBase(Neuron):
@@ -84,11 +74,7 @@ class AdQuaIF(_QuaBase):
 
     @staticmethod
     def step(s, c, I, t, spk, hard):
-        sp = spk(_scaled(s, c))
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _integrate_v(v, c, I, w)
-        new = {"V": V, "w": _integrate_w(w, V, c)}
+        new, v = adaptation_step(s, c, spk(_scaled(s, c)), hard, I, t, _integrate_v, _integrate_w, False)
         return new, _scaled(new, c), v
 
 
@@ -109,10 +95,5 @@ class AdQuaIFRef(_QuaBase):
 
     @staticmethod
     def step(s, c, I, t, spk, hard):
-        sp = spk(_scaled(s, c))
-        v = _reset_v(s, c, sp, hard)
-        w = s["w"] + c["b"] * sp
-        V = _integrate_v(v, c, I, w)
-        cand = {"V": V, "w": _integrate_w(w, V, c)}
-        new = apply_refractory({"V": v, "w": w}, cand, t, s["last_spike_time"], c["tau_ref"], c["V_th"])
+        new, v = adaptation_step(s, c, spk(_scaled(s, c)), hard, I, t, _integrate_v, _integrate_w, True)
         return new, _scaled(new, c), v
