@@ -26,26 +26,25 @@ __all__ = ["NO_SPIKE", "SpikeInput", "raster_to_spike_steps", "to_ms", "to_per_m
 NO_SPIKE = 2**30  # sentinel step index of a missing spike (|difference| stays inside int32)
 
 
+def _plain(value: Any, name: str, unit, what: str, example: str) -> Any:
+    """``value`` (a float in ``unit`` or a saiunit Quantity of its dimension) as a float (array)."""
+    if isinstance(value, u.Quantity):
+        if value.dim != unit.dim:
+            raise TypeError(f"{name}: expected {what} (e.g. {example}), got {value}")
+        return value.to_decimal(unit)
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected {what} as a float or saiunit Quantity (e.g. {example}), got {value!r}")
+    return value
+
+
 def to_ms(value: Any, name: str) -> Any:
     """A time (float ms or saiunit time Quantity) as a float (array) in ms."""
-    if isinstance(value, u.Quantity):
-        if value.dim != u.ms.dim:
-            raise TypeError(f"{name}: expected a time (e.g. 2.0 * u.ms, or a float in ms), got {value}")
-        return value.to_decimal(u.ms)
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name}: expected a time in ms (float or saiunit Quantity), got {value!r}")
-    return value
+    return _plain(value, name, u.ms, "a time in ms", "2.0 * u.ms")
 
 
 def to_per_ms(value: Any, name: str) -> Any:
     """A rate / cost per time (float per ms or saiunit 1/time Quantity) as a float per ms."""
-    if isinstance(value, u.Quantity):
-        if value.dim != u.kHz.dim:
-            raise TypeError(f"{name}: expected a cost per time (e.g. 0.1 / u.ms), got {value}")
-        return value.to_decimal(u.kHz)
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name}: expected a float per ms (or saiunit 1/time Quantity), got {value!r}")
-    return value
+    return _plain(value, name, u.kHz, "a cost per time in 1/ms", "0.1 / u.ms")
 
 
 def raster_to_spike_steps(raster: Any, max_spikes: int | None = None) -> jax.Array:
