@@ -270,7 +270,7 @@ def _finish(spec, cells: dict[str, CellSets], studies, pool, store, space, label
 
     fixed = spec.fixed_values()
     units = models.parameter_units(spec.model.name)
-    best_rows, out = [], {}
+    best_rows, out, val_times = [], {}, {}
     for cell, sets in cells.items():
         study = studies[cell]
         if study.n_complete == 0:
@@ -293,6 +293,8 @@ def _finish(spec, cells: dict[str, CellSets], studies, pool, store, space, label
             for label, arr in r.per_sweep.items():
                 row[f"{set_name}_{label}"] = float(np.mean(np.asarray(arr)[0]))
             V, times, _ = pool.traces(key, params)
+            if set_name == "validation":
+                val_times[cell] = times
             store.append_traces(_trace_rows(spec, cell, b.number, set_name, sweeps,
                                             V, times, cells[cell], key))
         best_rows.append(row)
@@ -300,20 +302,21 @@ def _finish(spec, cells: dict[str, CellSets], studies, pool, store, space, label
     if best_rows:
         all_units = {k: _space_unit(units[k]) for k in units}
         store.write_best(best_rows, units=all_units)
-        _write_validation(spec, cells, out, store)
+        _write_validation(spec, cells, out, val_times, store)
     return out
 
 
-def _write_validation(spec, cells, best: dict, store) -> None:
-    """Score each best fit per validation stimulus the way the field does (Gamma / Gamma_int)."""
+def _write_validation(spec, cells, best: dict, val_times: dict, store) -> None:
+    """Score each best fit per validation stimulus the way the field does (Gamma / Gamma_int),
+    from the validation traces the workers already simulated."""
     from fitter.stages import validation_rows
 
-    ev = Evaluator(**{**_evaluator_kwargs(spec), "batch_size": 1})
     rows = []
     for cell, row in best.items():
-        sets = cells[cell]
+        if cell not in val_times:
+            continue
         params = {n: row[n] for n in spec.params}
-        for r in validation_rows(spec, sets, ev, params):
+        for r in validation_rows(spec, cells[cell], None, params, times=val_times[cell]):
             rows.append({"job": spec.name, "cell": cell, "model": spec.model.name, "delta_ms": 2.0, **r})
     if rows:
         store.write_validation(rows)

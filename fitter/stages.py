@@ -196,30 +196,45 @@ def validation_report(spec: JobSpec, result: StagedResult, *, delta_ms: float = 
     return validation_rows(spec, sets, result.evaluator, result.best.params, delta_ms=delta_ms)
 
 
-def validation_rows(spec: JobSpec, sets, ev: Evaluator, params: dict, *, delta_ms: float = 2.0) -> list[dict]:
-    """:func:`validation_report` for one cell's sets and parameters, with any evaluator."""
+def _pow2(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def _pad(steps: np.ndarray, k: int) -> np.ndarray:
+    """Spike steps [S, K] padded with -1 to [S, k]."""
+    return np.pad(steps, ((0, 0), (0, k - steps.shape[1])), constant_values=-1)
+
+
+def validation_rows(spec: JobSpec, sets, ev: Evaluator | None, params: dict, *, delta_ms: float = 2.0,
+                    times: list | None = None) -> list[dict]:
+    """:func:`validation_report` for one cell's sets and parameters. ``times``: the model's spike
+    times (ms) on each validation sweep when already simulated; otherwise ``ev`` simulates them."""
     from fitter.metrics import gamma_factor, intrinsic_reliability
 
     if sets.validation is None:
         return []
     rows = []
     val, tr = sets.validation, sets.train
-    # every validation sweep in one call (one compiled simulator), then grouped by stimulus
-    ev.add_cell("val:all", CellData.from_batch(_batch(list(sets.validation_sweeps), spec)))
-    _, all_times, _ = ev.traces("val:all", params)
+    if times is None:  # every validation sweep in one simulator call
+        ev.add_cell("val:all", CellData.from_batch(_batch(list(sets.validation_sweeps), spec)))
+        _, times, _ = ev.traces("val:all", params)
+    all_times = times
     same_window = (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
         spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms)
+    # one spike-buffer size for every stimulus: the scoring compiles once, not per stimulus
+    k_all = _pow2(max([1, *(np.size(t) for t in all_times), int(np.max(val.n_spikes, initial=0)),
+                       int(np.max(tr.n_spikes, initial=0))]))
     for stim in dict.fromkeys(val.stimulus_ids):
         idx = [i for i, s in enumerate(val.stimulus_ids) if s == stim]
         data = CellData.from_batch(_batch([sets.validation_sweeps[i] for i in idx], spec))
         dt = data.dt_ms
         dur = float(data.durations_ms[0])
         model = [np.rint(np.asarray(all_times[i]) / dt).astype(np.int32) for i in idx]
-        k = max(1, max(m.size for m in model))
-        model_steps = np.full((len(model), data.spike_steps.shape[0], k), -1, np.int32)
+        model_steps = np.full((len(model), data.spike_steps.shape[0], k_all), -1, np.int32)
         for i, m in enumerate(model):
             model_steps[i, :, : m.size] = m  # model response to repeat i's current, vs every repeat
-        g = np.asarray(gamma_factor(model_steps, data.spike_steps, dt, delta_ms, duration=data.durations_ms))
+        g = np.asarray(gamma_factor(model_steps, _pad(data.spike_steps, k_all), dt, delta_ms,
+                                    duration=data.durations_ms))
         reps = data.spike_steps
         # a stimulus with one validation repeat (BBP steps): its training repeats over the same
         # time window count for the data's reliability (never for the model's score)
@@ -227,7 +242,8 @@ def validation_rows(spec: JobSpec, sets, ev: Evaluator, params: dict, *, delta_m
         if len(idx) < 2 and extra and same_window:
             more = _batch([sets.train_sweeps[i] for i in extra] + [sets.validation_sweeps[i] for i in idx], spec)
             reps = more.spike_steps
-        gi = float(intrinsic_reliability(reps, dt, delta_ms, duration=dur)) if reps.shape[0] >= 2 else float("nan")
+        gi = (float(intrinsic_reliability(_pad(reps, k_all), dt, delta_ms, duration=dur))
+              if reps.shape[0] >= 2 else float("nan"))
         n_model = np.mean([m.size for m in model])
         n_data = float(np.mean(data.n_spikes))
         rows.append({"stimulus": stim, "gamma": float(g.mean()), "gamma_int": gi,
