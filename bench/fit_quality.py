@@ -1,6 +1,6 @@
 """Fit quality on real recordings: does the fitted model predict spikes it was not fitted to?
 
-Each case is a job in ``jobs/`` plus a search plan (:mod:`fitter.stages`): global CMA-ES
+Each case is a job in ``jobs/`` plus a search plan (:mod:`spikefit.execution.stages`): global CMA-ES
 restarts, a local CMA-ES around the best, and a choice among the candidates on a held-out
 segment of the TRAINING sweeps. The chosen fit is then scored on the validation sweeps, never
 seen before: per validation stimulus, Gamma (delta = 2 ms) between the model's response to each
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fitter.jobs import Selection, load_job  # noqa: E402
-from fitter.stages import Stage, run_stages, validation_report  # noqa: E402
+from spikefit.spec.jobspec import Selection, load_job  # noqa: E402
+from spikefit.execution.stages import Stage, run_stages, validation_report  # noqa: E402
 
 #: per case: the job file, the search plan (global trials per seed, seeds, local trials),
 #: the held-out training segment (ms) used to choose the fit, and rate-only auxiliary sweeps.
@@ -54,7 +54,7 @@ def plan(case: dict, trials: int | None, quick: bool) -> list[Stage]:
 
 
 def cells_of(spec) -> list[str | None]:
-    from fitter.dataset import prepare_cells
+    from spikefit.data.dataset import prepare_cells
 
     if len(spec.data.paths(Path(spec.base_dir))) > 1 or spec.data.cells:
         return list(prepare_cells(spec))

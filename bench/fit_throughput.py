@@ -51,9 +51,9 @@ def main() -> None:
     ap.add_argument("--sampler", default="cmaes_batch")
     args = ap.parse_args()
 
-    from fitter.jobs import parse_job
-    from fitter.runner import run_job
-    from fitter.workers import stop_ray
+    from spikefit.spec.jobspec import parse_job
+    from spikefit.execution.driver import run_job
+    from spikefit.execution.workers import stop_ray
 
     keys = ("ask", "tell", "transport", "simulate", "score", "write")
     print(f"{'batch':>6} {'trials':>7} {'wall_s':>8} {'trials/s':>9} {'neuron-steps/s':>15} "
@@ -80,7 +80,7 @@ def main() -> None:
 
 def _startup(t: dict, s) -> float:
     """Seconds before the first ask (data loading, Ray and worker start), from the manifest."""
-    from fitter.store import ResultStore
+    from spikefit.results.store import ResultStore
 
     return float(ResultStore(s.output).read_manifest().get("startup_s", 0.0))
 

@@ -4,7 +4,7 @@ Plain script (not a test). Random trains at 10-30 Hz for N candidates x 8 sweeps
 dt = 0.1 ms; each metric is timed (median of --repeats, after a compile run) on a chunk of
 candidates and scaled linearly to N (every metric is linear in the number of candidates).
 The simulation is measured: ``models.Simulator("AdExIF", ...)`` on --sim-chunk candidates
-(parameters around ``fitter.defaults.TYPICAL``, 600 +- 200 pA noisy current, ~15-30 Hz),
+(parameters around ``spikefit.spec.defaults.TYPICAL``, 600 +- 200 pA noisy current, ~15-30 Hz),
 timed the same way and scaled linearly; the reference estimate at --sim-rate neuron-steps/s
 (5e8) is printed next to it (--estimate-sim: skip the simulation and use the estimate).
 
@@ -20,7 +20,7 @@ import time
 import jax
 import numpy as np
 
-from fitter.metrics import (first_spike_latency_error, firing_rate_error, gamma_factor, isi_distance,
+from spikefit.scoring.metrics import (first_spike_latency_error, firing_rate_error, gamma_factor, isi_distance,
                             spike_count_error, van_rossum_distance, victor_purpura_distance)
 
 DT = 0.1  # ms
@@ -49,14 +49,14 @@ def time_call(fn, repeats):
 def measure_sim(chunk, sweeps, n_steps, k, repeats, current_pa=600.0, seed=0):
     """Time ``models.Simulator`` (AdExIF, hard reset, max_spikes=k) on ``chunk`` candidates.
 
-    Parameters scattered around ``fitter.defaults.TYPICAL["AdExIF"]`` (V_T +- 1.5 mV, b and
+    Parameters scattered around ``spikefit.spec.defaults.TYPICAL["AdExIF"]`` (V_T +- 1.5 mV, b and
     tau_w x [0.7, 1.4]); each sweep a ``current_pa`` step with 200 pA white noise per
     sample (600 pA: ~20 Hz, 5-95% of trains 15-29 Hz; 400 pA gives only ~2 Hz with the
     adaptation). Returns (seconds for the chunk, median over ``repeats`` after a compile run;
     mean rate in Hz; fraction of (candidate, sweep) trains that overflowed K).
     """
-    from fitter.defaults import TYPICAL
-    from models import Simulator
+    from spikefit.spec.defaults import TYPICAL
+    from spikefit.models import Simulator
 
     typ = TYPICAL["AdExIF"]
     free = ("V_T", "b", "tau_w")

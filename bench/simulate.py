@@ -21,8 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import saiunit as u
 
-import models
-
+from spikefit import models
 DT = 0.1  # ms
 
 PARAMS = {  # UNIT_SYSTEM floats; per-neuron values drawn around these

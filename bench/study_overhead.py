@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fitter.space import FreeParameter, SearchSpace
-from fitter.study import Study
+from spikefit.search.space import FreeParameter, SearchSpace
+from spikefit.search.study import Study
 
 SPACE = SearchSpace([
     FreeParameter("tau", 1.0, 100.0, "ms", log=True),

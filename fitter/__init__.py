@@ -1,52 +1,50 @@
-"""spikefit's fitting service: recordings, metrics, objectives, studies, workers and results.
+"""spikefit: fit spiking neuron models to current-clamp recordings, fast and at scale.
+
+Subpackages, one responsibility each (see ``docs/architecture.md``):
+
+* :mod:`spikefit.models` - the 13 neuron models and the batched simulator (imports nothing else of spikefit)
+* :mod:`spikefit.data` - recordings, readers, spike detection, sweep selection and batching
+* :mod:`spikefit.scoring` - metrics, the objective, the validation report
+* :mod:`spikefit.search` - the search space, Optuna studies (the only door to Optuna), samplers, stages
+* :mod:`spikefit.execution` - the evaluator, Ray workers (the only door to Ray), the driver
+* :mod:`spikefit.results` - the result folder (the only Parquet writer), tables, report figures
+* :mod:`spikefit.spec` - job specs (parsing never loads Optuna, Ray or pandas)
+* :mod:`spikefit.cli` - the ``spikefit`` command
 
 Public names are re-exported here and imported lazily on first use, so ``spikefit --help``
-and ``import fitter`` stay fast (JAX, Optuna and Ray load only when needed).
+and ``import spikefit`` stay fast.
 """
 
 from __future__ import annotations
 
-import importlib
+from spikefit._lazy import lazy_exports
 
-_EXPORTS: dict[str, tuple[str, ...]] = {
-    "fitter.recording": ("Sweep", "Recording", "RecordingError"),
-    "fitter.readers": ("load", "detect_format", "FORMATS"),
-    "fitter.readers.parquet": ("write_sweep_table",),
-    "fitter.spikes": ("SpikeDetector", "detect_spikes"),
-    "fitter.sweeps": ("SweepBatch", "make_batch", "select_sweeps", "split_by_stimulus",
-                      "group_repeats", "resample", "step_amplitude"),
-    "fitter.metrics": ("gamma_factor", "intrinsic_reliability", "van_rossum_distance",
-                       "victor_purpura_distance", "isi_distance", "spike_count_error",
-                       "firing_rate_error", "first_spike_latency_error", "voltage_rmse",
-                       "reduce_sweeps", "raster_to_spike_steps"),
-    "fitter.objective": ("Objective", "ObjectiveResult", "MetricTerm", "METRICS"),
-    "fitter.space": ("FreeParameter", "SearchSpace"),
-    "fitter.study": ("Study", "Candidate", "TrialResult", "Best", "SAMPLERS"),
-    "fitter.store": ("ResultStore", "column_units", "TRIAL_COLUMNS", "TRACE_COLUMNS"),
-    "fitter.jobs": ("JobSpec", "JobSpecError", "load_job", "parse_job"),
-    "fitter.dataset": ("CellSets", "prepare_cells"),
-    "fitter.evaluator": ("Evaluator", "CellData", "BatchResult"),
-    "fitter.workers": ("WorkerPool", "start_ray", "stop_ray"),
-    "fitter.runner": ("run_job", "RunSummary"),
-    "fitter.units": ("parse_quantity", "to_unit"),
-    "fitter.defaults": ("TYPICAL", "BOUNDS", "typical_params", "default_bounds"),
-    "fitter.derived": ("Derived",),
-    "fitter.batch_cmaes": ("BatchCMA",),
-    "fitter.report": ("write_report", "load_results"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__version__ = "0.2.0"
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fitter' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "spikefit.errors": ("SpikefitError", "UnitError"),
+    "spikefit.data.recording": ("Sweep", "Recording", "RecordingError"),
+    "spikefit.data.readers": ("load", "detect_format", "FORMATS"),
+    "spikefit.data.readers.parquet": ("write_sweep_table",),
+    "spikefit.data.detection": ("SpikeDetector", "detect_spikes"),
+    "spikefit.data.sweeps": ("SweepBatch", "make_batch", "select_sweeps", "split_by_stimulus",
+                             "group_repeats", "resample", "step_amplitude"),
+    "spikefit.data.dataset": ("CellSets", "prepare_cells"),
+    "spikefit.scoring.metrics": ("gamma_factor", "intrinsic_reliability", "van_rossum_distance",
+                                 "victor_purpura_distance", "isi_distance", "spike_count_error",
+                                 "firing_rate_error", "first_spike_latency_error", "voltage_rmse",
+                                 "reduce_sweeps", "raster_to_spike_steps"),
+    "spikefit.scoring.objective": ("Objective", "ObjectiveResult", "MetricTerm", "METRICS"),
+    "spikefit.search.space": ("FreeParameter", "SearchSpace"),
+    "spikefit.search.study": ("Study", "Candidate", "TrialResult", "Best", "SAMPLERS"),
+    "spikefit.search.batch_cmaes": ("BatchCMA",),
+    "spikefit.results.store": ("ResultStore", "column_units", "TRIAL_COLUMNS", "TRACE_COLUMNS"),
+    "spikefit.results.report": ("write_report", "load_results"),
+    "spikefit.spec.jobspec": ("JobSpec", "JobSpecError", "load_job", "parse_job"),
+    "spikefit.spec.derived": ("Derived",),
+    "spikefit.spec.defaults": ("TYPICAL", "BOUNDS", "typical_params", "default_bounds"),
+    "spikefit.execution.evaluator": ("Evaluator", "CellData", "BatchResult"),
+    "spikefit.execution.workers": ("WorkerPool", "start_ray", "stop_ray"),
+    "spikefit.execution.driver": ("run_job", "RunSummary"),
+    "spikefit.units": ("parse_quantity", "to_unit"),
+})

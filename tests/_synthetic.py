@@ -22,8 +22,8 @@ def frozen_noise(n_sweeps: int, n_steps: int, dt_ms: float, *, mean_pA=500.0, sd
 
 def synthetic_adex_recording(n_sweeps=4, duration_ms=2000.0, dt_ms=0.1, seed=0):
     """A :class:`fitter.Recording` of AdExIF with ``TRUE_ADEX`` driven by frozen noise."""
-    import models
-    from fitter.recording import Recording, Sweep
+    from spikefit import models
+    from spikefit.data.recording import Recording, Sweep
 
     n = int(round(duration_ms / dt_ms))
     current = frozen_noise(n_sweeps, n, dt_ms, seed=seed)

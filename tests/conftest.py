@@ -9,7 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SPIKEFIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-EXAMPLE_DATA = REPO_ROOT / "jobs" / "data" / "bbp_l5pc_A2_IDrest"
+EXAMPLE_DATA = REPO_ROOT / "fitter" / "examples" / "bbp_l5pc_A2_IDrest"
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +29,8 @@ def example_data() -> Path:
 @pytest.fixture(scope="session")
 def quick_results(tmp_path_factory) -> Path:
     """Results folder of a tiny real fit of the quickstart job (embedded Ray, ~30 s)."""
-    from fitter.jobs import load_job
-    from fitter.runner import run_job
+    from spikefit.spec.jobspec import load_job
+    from spikefit.execution.driver import run_job
 
     out = tmp_path_factory.mktemp("quick") / "results"
     spec = load_job(REPO_ROOT / "jobs" / "quickstart.toml", output=str(out), trials=64)

@@ -77,7 +77,7 @@ def test_kuberay_rayjob():
 
 
 def test_spikefit_run_accepts_the_rayjob_arguments():
-    from fitter.cli import build_parser
+    from spikefit.cli.main import build_parser
 
     entry = _load("kuberay-rayjob.yaml")["spec"]["entrypoint"].split()
     args = build_parser().parse_args(entry[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import saiunit as u
 
-from fitter.units import UNITS, parse_quantity, parse_unit, to_unit
+from spikefit.units import UNITS, parse_quantity, parse_unit, to_unit
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``spikefit`` CLI, one module each (see :mod:`spikefit.cli.main`)."""

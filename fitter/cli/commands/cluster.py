@@ -1,0 +1,60 @@
+"""``spikefit submit | status | logs | stop``: jobs on a running Ray cluster (Ray Jobs API)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["register"]
+
+_ADDRESS_HELP = "Ray dashboard address, e.g. http://head:8265 (default: $RAY_ADDRESS)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("submit", help="submit a job to a Ray cluster (Ray Jobs API)")
+    p.add_argument("job", help="job spec (TOML) inside this repository")
+    p.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help=_ADDRESS_HELP)
+    p.add_argument("--trials", type=int)
+    p.add_argument("--output", help="results location seen from the cluster (e.g. s3://bucket/run)")
+    p.set_defaults(func=_submit)
+    for name, helptext, func in (("status", "status of a submitted job", _status),
+                                 ("logs", "driver log of a submitted job", _logs),
+                                 ("stop", "stop a submitted job", _stop)):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("submission_id")
+        q.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help=_ADDRESS_HELP)
+        q.set_defaults(func=func)
+
+
+def _address(args) -> str:
+    if not args.address:
+        raise ValueError("--address: expected the Ray dashboard address (or set RAY_ADDRESS), got none")
+    return args.address
+
+
+def _submit(args) -> int:
+    from spikefit.execution.submit import submit_job
+
+    print(submit_job(args.job, _address(args), trials=args.trials, output=args.output))
+    return 0
+
+
+def _status(args) -> int:
+    from spikefit.execution.submit import job_status
+
+    print(job_status(_address(args), args.submission_id))
+    return 0
+
+
+def _logs(args) -> int:
+    from spikefit.execution.submit import job_logs
+
+    print(job_logs(_address(args), args.submission_id), end="")
+    return 0
+
+
+def _stop(args) -> int:
+    from spikefit.execution.submit import stop_job
+
+    print("stopped" if stop_job(_address(args), args.submission_id) else "not running")
+    return 0

@@ -1,0 +1,61 @@
+"""``spikefit results DIR``: best parameters and scores per cell, read from the Parquet results."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "print_summary", "summary_frame"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="summarise a results folder (best fit per cell)")
+    p.add_argument("dir", help="results folder or pyarrow URI")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.set_defaults(func=_main)
+
+
+def summary_frame(root: str):
+    """The ``best`` table with trial counts per cell; ``attrs['units']`` holds the units."""
+    from spikefit.results.store import ResultStore
+
+    store = ResultStore(root)
+    best = store.read_best()
+    trials = store.read_trials()
+    counts = trials.groupby("cell")["state"].value_counts().unstack(fill_value=0)
+    best = best.merge(counts.rename(columns=lambda c: f"n_{c.lower()}"), left_on="cell",
+                      right_index=True, how="left")
+    best.attrs["units"] = store.read_best().attrs.get("units", {})
+    return best, store.read_manifest()
+
+
+def print_summary(root: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    best, manifest = summary_frame(root)
+    units = best.attrs.get("units", {})
+    console = Console()
+    console.print(f"[bold]{manifest.get('job')}[/]  status {manifest.get('status')}  "
+                  f"{manifest.get('start')} -> {manifest.get('end')}")
+    for _, row in best.iterrows():
+        table = Table(title=f"cell {row['cell']}  model {row['model']}  best trial {row['trial']}")
+        table.add_column("parameter")
+        table.add_column("value", justify="right")
+        table.add_column("unit")
+        table.add_column("fitted", justify="center")
+        for name in row["free_parameters"]:
+            table.add_row(name, f"{row[name]:.4g}", units.get(name, ""), "yes")
+        scores = [c for c in best.columns if c.startswith(("train_", "validation_", "n_"))]
+        for c in scores:
+            v = row[c]
+            table.add_row(c, f"{v:.4g}" if isinstance(v, float) else str(v), "", "")
+        console.print(table)
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.json:
+        best, _ = summary_frame(args.dir)
+        print(best.to_json(orient="records", indent=2, default_handler=str))
+        return 0
+    print_summary(args.dir)
+    return 0

@@ -1,0 +1,37 @@
+"""``spikefit run JOB.toml [--output DIR] [--trials N]``: fit on an embedded (or given) Ray cluster."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a fitting job (embedded Ray cluster unless --address)")
+    p.add_argument("job", help="job spec (TOML), e.g. jobs/quickstart.toml")
+    p.add_argument("--output", help="results folder or pyarrow URI (default: the spec's, or results/<name>)")
+    p.add_argument("--trials", type=int, help="trial budget per cell (overrides [search.trials])")
+    p.add_argument("--address", help="Ray cluster address (overrides [resources.address])")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from spikefit.spec.jobspec import load_job
+    from spikefit.execution.driver import run_job
+
+    overrides = {"output": args.output, "trials": args.trials}
+    spec = load_job(args.job, **overrides)
+    if args.address:
+        spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"address": args.address})})
+    summary = run_job(spec, progress=not args.no_progress)
+    t = summary.timing
+    total = max(summary.wall_s, 1e-9)
+    print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "
+          f"-> {summary.output}")
+    print("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in t.items()))
+    from spikefit.cli.commands.results import print_summary
+
+    print_summary(summary.output)
+    return 0 if summary.status == "complete" else 1

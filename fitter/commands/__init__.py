@@ -1,1 +1,0 @@
-"""Sub-commands of the ``spikefit`` CLI, one module each (see :mod:`fitter.cli`)."""

@@ -1,0 +1,169 @@
+"""Evaluate a batch of candidate parameter sets on a cell's sweeps: simulate, then score.
+
+:class:`Evaluator` is plain Python (no Ray): the Ray worker actors in :mod:`spikefit.execution.workers`
+wrap it, and tests and reports use it directly. It compiles the simulation once: batches are
+padded to a fixed size so every call reuses the same compiled code, and the free parameters are
+traced arguments (new values never recompile and never reuse stale ones).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CellData", "Evaluator", "BatchResult"]
+
+
+@dataclass(frozen=True)
+class CellData:
+    """One cell's sweeps as padded arrays (see :class:`spikefit.data.sweeps.SweepBatch`)."""
+
+    current: np.ndarray  # [S, T] pA
+    mask: np.ndarray  # [S, T] bool
+    spike_steps: np.ndarray  # [S, K] int32, -1 padded
+    n_spikes: np.ndarray  # [S]
+    dt_ms: float
+    sweep_ids: tuple[str, ...]
+    V: np.ndarray | None = None  # [S, T] mV
+
+    @classmethod
+    def from_batch(cls, batch) -> "CellData":
+        return cls(
+            current=np.asarray(batch.current, np.float32),
+            mask=np.asarray(batch.mask, bool),
+            spike_steps=np.asarray(batch.spike_steps, np.int32),
+            n_spikes=np.asarray(batch.n_spikes, np.int32),
+            dt_ms=float(batch.dt_ms),
+            sweep_ids=tuple(str(s) for s in batch.sweep_ids),
+            V=None if getattr(batch, "voltage", None) is None else np.asarray(batch.voltage, np.float32),
+        )
+
+    @property
+    def durations_ms(self) -> np.ndarray:
+        """Real length of each sweep (ms), from the mask."""
+        return self.mask.sum(axis=1).astype(np.float32) * self.dt_ms
+
+    @property
+    def duration_ms(self) -> float:
+        return self.current.shape[1] * self.dt_ms
+
+
+@dataclass
+class BatchResult:
+    """Scores of one batch: ``loss`` [B] or [B, M], per-sweep metrics [B, S], validity."""
+
+    loss: np.ndarray
+    per_sweep: dict[str, np.ndarray]
+    valid: np.ndarray
+    reasons: list[str | None]
+    n_spikes: np.ndarray  # [B, S]
+    sim_s: float = 0.0
+    score_s: float = 0.0
+    worker: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _max_spikes(data: CellData, max_rate_hz: float) -> int:
+    """Spike buffer per sweep: the rate cap over the sweep, at least twice the data's count."""
+    by_rate = int(np.ceil(max_rate_hz * data.duration_ms / 1000.0))
+    return int(max(16, by_rate, 2 * int(data.n_spikes.max(initial=0)) + 8))
+
+
+class Evaluator:
+    """Simulates and scores batches of candidates for one model on one or more cells."""
+
+    def __init__(self, model: str, free: tuple[str, ...], fixed: dict[str, float], *,
+                 spk_reset: str = "hard", objective: dict | None = None, batch_size: int = 256,
+                 max_rate_hz: float = 200.0, name: str = "local",
+                 cells: dict[str, CellData] | None = None, derived: dict[str, str] | None = None,
+                 init: dict[str, float] | None = None):
+        from spikefit.scoring.objective import Objective
+
+        self.model = model
+        self.free = tuple(free)
+        self.fixed = dict(fixed)
+        self.spk_reset = spk_reset
+        self.batch_size = int(batch_size)
+        self.max_rate_hz = float(max_rate_hz)
+        self.objective = Objective.from_spec(objective or {"metrics": [{"name": "gamma"}]})
+        self.labels = self.objective.labels
+        from spikefit.scoring.objective import METRICS
+
+        self.needs_voltage = any(METRICS[t.name].needs_voltage for t in self.objective.terms)
+        self.name = name
+        from spikefit.spec.derived import Derived
+
+        self.derived = Derived(derived or {}, self.free, self.fixed)
+        self.init = dict(init or {})
+        self._cells: dict[str, CellData] = dict(cells or {})
+        self._sims: dict[tuple, object] = {}
+
+    # -- data -------------------------------------------------------------------------------
+    def add_cell(self, key: str, data: CellData) -> None:
+        self._cells[key] = data
+
+    def _simulator(self, data: CellData, record_v: bool):
+        from spikefit import models
+        k = _max_spikes(data, self.max_rate_hz)
+        key = (data.dt_ms, k, record_v)
+        if key not in self._sims:
+            self._sims[key] = models.Simulator(
+                self.model, free=self.free + self.derived.names, fixed=self.fixed, dt=data.dt_ms,
+                spk_reset=self.spk_reset, max_spikes=k, record_v=record_v, init=self.init)
+        return self._sims[key]
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, key: str, params: np.ndarray) -> BatchResult:
+        """Score ``params`` [B, n_free] (columns in ``free`` order, simulator units) on cell ``key``."""
+        data = self._cells[key]
+        params = np.asarray(params, np.float32)
+        if params.ndim != 2 or params.shape[1] != len(self.free):
+            raise ValueError(f"params: expected shape [batch, {len(self.free)}], got {params.shape}")
+        b = params.shape[0]
+        padded = _pad_rows(params, max(self.batch_size, b))
+        if self.needs_voltage and data.V is None:
+            raise ValueError(f"cell {key!r}: the objective needs the recorded voltage, but the sweeps have none")
+        started = time.time()
+        t0 = time.perf_counter()
+        res = self._simulator(data, record_v=self.needs_voltage)(self._columns(padded), data.current)
+        spike_steps = np.asarray(res.spike_steps)[:b]
+        model_v = np.asarray(res.V)[:b] if self.needs_voltage else None
+        t1 = time.perf_counter()
+        scored = self.objective.evaluate(
+            {"spike_steps": spike_steps, "diverged": np.asarray(res.diverged)[:b],
+             "overflow": np.asarray(res.overflow)[:b]},
+            data.spike_steps, dt=data.dt_ms, duration=data.durations_ms,
+            mask=data.mask if self.needs_voltage else None,
+            model_V=model_v, data_V=data.V if self.needs_voltage else None)
+        t2 = time.perf_counter()
+        return BatchResult(loss=np.asarray(scored.loss), per_sweep={k: np.asarray(v) for k, v in scored.per_sweep.items()},
+                           valid=np.asarray(scored.valid), reasons=list(scored.reason),
+                           n_spikes=np.asarray(res.n_spikes)[:b], sim_s=t1 - t0, score_s=t2 - t1,
+                           worker=self.name,
+                           extra={"sweep_ids": data.sweep_ids, "started": started, "ended": time.time()})
+
+    def traces(self, key: str, params: dict[str, float]):
+        """Simulated V [S, T] (mV), spike times per sweep (ms) and divergence for one parameter set."""
+        data = self._cells[key]
+        row = np.array([[params[n] for n in self.free]], np.float32)
+        res = self._simulator(data, record_v=True)(self._columns(row), data.current)
+        steps = np.asarray(res.spike_steps)[0]
+        times = [s[s >= 0].astype(np.float64) * data.dt_ms for s in steps]
+        return np.asarray(res.V)[0], times, bool(np.asarray(res.diverged)[0])
+
+    def _columns(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        cols = {n: x[:, i] for i, n in enumerate(self.free)}
+        cols.update(self.derived(cols))
+        return cols
+
+    def ping(self) -> str:
+        return self.name
+
+
+def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:
+    if x.shape[0] == n:
+        return x
+    reps = np.repeat(x[-1:], n - x.shape[0], axis=0)
+    return np.concatenate([x, reps], axis=0)

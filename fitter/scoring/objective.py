@@ -1,0 +1,268 @@
+"""Objective: metrics over the training sweeps combined into a loss per candidate.
+
+Spec (a dict, as read from the ``[objective]`` table of a TOML job spec)::
+
+    {"metrics": [{"name": "gamma", "delta_ms": 2.0, "weight": 1.0},
+                 {"name": "spike_count", "relative": true, "weight": 0.1}],
+     "mode": "weighted",          # or "multi": one loss column per metric, weights unused
+     "penalty": 100.0,            # loss of an invalid candidate (every column in "multi")
+     "silent_min_data_spikes": 5} # a silent model where the data has >= this many is invalid
+
+Every metric becomes a loss to minimise (``1 - Gamma``, the distances and errors as they are),
+reduced over sweeps with optional sweep weights. A candidate that diverged, overflowed its
+spike buffer, stayed silent where the data fires, or got a non-finite loss is invalid: its
+loss is ``penalty`` and ``reason`` says why. No NaN or inf ever leaves :meth:`evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spikefit.scoring import metrics as M
+from spikefit.scoring.metrics.spikes import prepare_spikes, to_ms
+
+__all__ = ["METRICS", "MetricTerm", "Objective", "ObjectiveResult"]
+
+
+def _positive(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"objective metric key {key!r}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"objective metric key {key!r}: expected true or false, got {value!r}")
+    return value
+
+
+def _window(key: str, value: Any) -> tuple[float, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"objective metric key {key!r}: expected [before_ms, after_ms], got {value!r}")
+    before, after = (float(v) for v in value)
+    if before < 0 or after < 0:
+        raise ValueError(f"objective metric key {key!r}: expected non-negative ms, got {value!r}")
+    return before, after
+
+
+@dataclass(frozen=True)
+class _MetricDef:
+    params: dict[str, tuple[Any, Callable[[str, Any], Any]]]  # key -> (default, validator)
+    compute: Callable[..., jax.Array]  # (model, data, dt, duration, model_V, data_V, mask, **params)
+    to_loss: Callable[[jax.Array, dict], jax.Array] = lambda x, p: x
+    needs_voltage: bool = False
+
+
+def _spikes(fn: Callable, **rename: str) -> Callable:
+    def compute(model, data, dt, duration, model_V, data_V, mask, **params):
+        kwargs = {rename.get(k, k): v for k, v in params.items()}
+        return fn(model, data, dt, duration=duration, **kwargs)
+    return compute
+
+
+def _rmse(model, data, dt, duration, model_V, data_V, mask, *, window_ms):
+    return M.voltage_rmse(model_V, data_V, data, dt, mask=mask, model_spikes=model, window_ms=window_ms)
+
+
+METRICS: dict[str, _MetricDef] = {
+    "gamma": _MetricDef(
+        {"delta_ms": (2.0, _positive), "max_chance": (0.5, _positive), "reliability": (1.0, _positive)},
+        lambda m, d, dt, dur, mv, dv, mask, delta_ms, max_chance, reliability: M.gamma_factor(
+            m, d, dt, delta_ms, duration=dur, max_chance=max_chance),
+        lambda x, p: 1.0 - x / p["reliability"]),
+    "van_rossum": _MetricDef({"tau_ms": (10.0, _positive)}, _spikes(M.van_rossum_distance, tau_ms="tau")),
+    "victor_purpura": _MetricDef({"q_per_ms": (0.1, _positive)}, _spikes(M.victor_purpura_distance, q_per_ms="q")),
+    "isi": _MetricDef({}, _spikes(M.isi_distance)),
+    "spike_count": _MetricDef({"relative": (False, _flag)}, _spikes(M.spike_count_error)),
+    "firing_rate": _MetricDef({}, _spikes(M.firing_rate_error)),
+    "first_spike_latency": _MetricDef({}, _spikes(M.first_spike_latency_error)),
+    "voltage_rmse": _MetricDef({"window_ms": ((1.0, 5.0), _window)}, _rmse, needs_voltage=True),
+}
+
+
+@dataclass(frozen=True)
+class MetricTerm:
+    """One metric of an objective: its name, label (column name), weight and parameters."""
+
+    name: str
+    label: str
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class ObjectiveResult(NamedTuple):
+    """Scores of a batch of B candidates (numpy arrays, all finite)."""
+
+    loss: np.ndarray  # [B] ("weighted") or [B, M] ("multi")
+    per_sweep: dict[str, np.ndarray]  # label -> raw metric value [B, S] (non-finite -> penalty)
+    valid: np.ndarray  # [B] bool
+    reason: list[str | None]  # why a candidate is invalid, None when valid
+
+
+_TOP_KEYS = {"metrics": None, "mode": "weighted", "penalty": 100.0, "silent_min_data_spikes": 5}
+_MODES = ("weighted", "multi")
+_CORE_CACHE: dict[tuple[str, float], Callable] = {}  # one compiled scorer per (terms, dt)
+
+
+def _parse_term(index: int, entry: Any) -> MetricTerm:
+    where = f"objective.metrics[{index}]"
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where}: expected a table with a 'name', got {entry!r}")
+    name = entry.get("name")
+    if name not in METRICS:
+        raise ValueError(f"{where}.name: unknown metric {name!r}; allowed: {sorted(METRICS)}")
+    spec = METRICS[name]
+    allowed = {"name", "label", "weight", *spec.params}
+    for key in entry:
+        if key not in allowed:
+            raise ValueError(f"{where}: unknown key {key!r} (value {entry[key]!r}) for metric {name!r}; "
+                             f"allowed: {sorted(allowed)}")
+    weight = entry.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise ValueError(f"{where}.weight: expected a non-negative number, got {weight!r}")
+    params = {k: check(f"{where}.{k}", entry.get(k, default)) for k, (default, check) in spec.params.items()}
+    label = entry.get("label", name)
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"{where}.label: expected a non-empty string, got {label!r}")
+    return MetricTerm(name, label, float(weight), params)
+
+
+def _field(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Metrics combined into a loss; build with :meth:`from_spec`, score with :meth:`evaluate`."""
+
+    terms: tuple[MetricTerm, ...]
+    mode: str = "weighted"
+    penalty: float = 100.0
+    silent_min_data_spikes: int = 5
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> "Objective":
+        """Validate a spec dict; errors name the key, the value seen and the allowed values."""
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"objective: expected a table with 'metrics', got {spec!r}")
+        for key in spec:
+            if key not in _TOP_KEYS:
+                raise ValueError(f"objective: unknown key {key!r} (value {spec[key]!r}); allowed: {sorted(_TOP_KEYS)}")
+        entries = spec.get("metrics")
+        if not isinstance(entries, (list, tuple)) or not entries:
+            raise ValueError(f"objective.metrics: expected a non-empty list of metric tables, got {entries!r}; "
+                             f"allowed names: {sorted(METRICS)}")
+        terms = tuple(_parse_term(i, e) for i, e in enumerate(entries))
+        labels = [t.label for t in terms]
+        for lab in labels:
+            if labels.count(lab) > 1:
+                raise ValueError(f"objective.metrics: label {lab!r} used twice; give repeated metrics a 'label'")
+        mode = spec.get("mode", "weighted")
+        if mode not in _MODES:
+            raise ValueError(f"objective.mode: expected one of {list(_MODES)}, got {mode!r}")
+        penalty = _positive("objective.penalty", spec.get("penalty", 100.0))
+        silent = spec.get("silent_min_data_spikes", 5)
+        if isinstance(silent, bool) or not isinstance(silent, int) or silent < 1:
+            raise ValueError(f"objective.silent_min_data_spikes: expected an integer >= 1, got {silent!r}")
+        if mode == "weighted" and sum(t.weight for t in terms) <= 0:
+            raise ValueError("objective.metrics: all weights are 0; give at least one metric a positive weight")
+        return cls(terms, mode, penalty, silent)
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.terms]
+
+    def _core(self, dt: float) -> Callable:
+        def core(model, data, duration, model_V, data_V, mask):
+            out = {}
+            for t in self.terms:
+                out[t.label] = METRICS[t.name].compute(model, data, dt, duration, model_V, data_V, mask, **t.params)
+            sp = prepare_spikes(model, data, dt, duration=duration)  # counts, for the validity rules
+            return out, sp.n_model, sp.n_data
+        key = (repr(self.terms), dt)
+        if key not in _CORE_CACHE:
+            _CORE_CACHE[key] = jax.jit(core)
+        return _CORE_CACHE[key]
+
+    def evaluate(self, model: Any, data: Any, *, dt: Any, duration: Any = None, mask: Any = None,
+                 sweep_weights: Any = None, model_V: Any = None, data_V: Any = None,
+                 diverged: Any = None, overflow: Any = None) -> ObjectiveResult:
+        """Score B candidates on S sweeps.
+
+        ``model``: the simulator output (object or dict with ``spike_steps`` [B, S, K] and
+        optionally ``overflow`` [B, S], ``diverged`` [B], ``V`` [B, S, T]) or a spike_steps /
+        raster array; ``data``: spike_steps [S, Kd] / raster, or an object or dict with
+        ``spike_steps`` (and ``mask``, ``V``). ``duration`` (ms) or ``mask`` [S, T] give the
+        sweep lengths; ``sweep_weights`` [S] weights (or selects) the training sweeps.
+        """
+        dt_ms = float(to_ms(dt, "dt"))
+        model_V = model_V if model_V is not None else _field(model, "V")
+        data_V = data_V if data_V is not None else _field(data, "V")
+        mask = mask if mask is not None else _field(data, "mask")
+        diverged = diverged if diverged is not None else _field(model, "diverged")
+        overflow = overflow if overflow is not None else _field(model, "overflow")
+        m_spikes = _field(model, "spike_steps") if _field(model, "spike_steps") is not None else model
+        d_spikes = _field(data, "spike_steps") if _field(data, "spike_steps") is not None else data
+        m_spikes, d_spikes = jnp.asarray(m_spikes), jnp.asarray(d_spikes)
+        for t in self.terms:
+            if METRICS[t.name].needs_voltage and (model_V is None or data_V is None):
+                raise ValueError(f"objective metric {t.label!r}: needs model_V [B, S, T] and data_V [S, T] (mV)")
+        if duration is None and mask is not None:
+            duration = np.asarray(mask, bool).sum(-1) * dt_ms
+        elif duration is None and m_spikes.dtype == jnp.bool_:
+            duration = m_spikes.shape[-1] * dt_ms
+        elif duration is None:
+            raise ValueError("duration: required with spike_steps; pass duration= (ms) or mask= [S, T]")
+        duration = jnp.broadcast_to(jnp.asarray(to_ms(duration, "duration"), jnp.float32), (d_spikes.shape[0],))
+        per, n_model, n_data = self._core(dt_ms)(m_spikes, d_spikes, duration,
+                                                 None if model_V is None else jnp.asarray(model_V),
+                                                 None if data_V is None else jnp.asarray(data_V),
+                                                 None if mask is None else jnp.asarray(mask, bool))
+        per = {k: np.asarray(v, np.float64) for k, v in per.items()}
+        n_model, n_data = np.asarray(n_model), np.asarray(n_data)
+        n_b, n_s = n_model.shape
+        w = np.ones(n_s) if sweep_weights is None else np.asarray(sweep_weights, np.float64)
+        if w.shape != (n_s,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"sweep_weights: expected {n_s} non-negative finite weights, not all 0, got {w}")
+        used = w > 0
+        columns = []
+        for t in self.terms:
+            loss = np.asarray(METRICS[t.name].to_loss(per[t.label], t.params), np.float64)
+            with np.errstate(invalid="ignore", over="ignore"):
+                columns.append((loss * w).sum(-1) / w.sum())
+        cols = np.stack(columns, -1)  # [B, M]
+        reason: list[str | None] = [None] * n_b
+        div = np.zeros(n_b, bool) if diverged is None else np.broadcast_to(np.asarray(diverged, bool), (n_b,))
+        ovf = np.zeros((n_b, n_s), bool) if overflow is None else np.broadcast_to(np.asarray(overflow, bool), (n_b, n_s))
+        silent = (n_model == 0) & (n_data >= self.silent_min_data_spikes)[None] & used[None]
+        finite = np.isfinite(cols)
+        for b in range(n_b):
+            if div[b]:
+                reason[b] = "diverged: the simulation state became non-finite or ran away"
+            elif (ovf[b] & used).any():
+                reason[b] = f"spike buffer overflow in sweep(s) {np.flatnonzero(ovf[b] & used).tolist()}"
+            elif silent[b].any():
+                reason[b] = (f"silent: no spikes in sweep(s) {np.flatnonzero(silent[b]).tolist()} where the data "
+                             f"has >= {self.silent_min_data_spikes}")
+            elif not finite[b].all():
+                reason[b] = f"non-finite loss from metric(s) {[self.labels[i] for i in np.flatnonzero(~finite[b])]}"
+        valid = np.array([r is None for r in reason])
+        if self.mode == "weighted":
+            weights = np.array([t.weight for t in self.terms])
+            loss = np.where(valid, np.nan_to_num(cols) @ weights, self.penalty)
+        else:
+            loss = np.where(valid[:, None], np.nan_to_num(cols), self.penalty)
+        per = {k: np.where(np.isfinite(v), v, self.penalty) for k, v in per.items()}
+        return ObjectiveResult(loss, per, valid, reason)
+
+    __call__ = evaluate

@@ -1,0 +1,73 @@
+"""Generation-synchronous CMA-ES for batched evaluation (the ``cmaes_batch`` sampler).
+
+Optuna's CmaEsSampler asks one trial at a time and restores the optimiser from storage on
+every ask (~10 ms per trial here), and trials asked beyond a generation's population are
+wasted. Fitting evaluates whole populations at once, so spikefit drives the ``cmaes``
+library (the same one Optuna uses) one generation per batch: :meth:`ask` returns the whole
+population, :meth:`tell` updates the distribution when all of it is back. The study still
+records every candidate as an Optuna trial (see :mod:`spikefit.search.study`).
+
+Search runs in the unit cube: each parameter is scaled to [0, 1] between its bounds (in log
+space for log parameters); samples outside the cube are folded back by mirroring, which
+beat clip-and-resample on these fits. Failed candidates get the generation's worst value
+(plus one) so CMA-ES moves away from them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BatchCMA"]
+
+
+class BatchCMA:
+    """CMA-ES over ``n`` parameters in [0, 1]^n with a population of ``popsize``."""
+
+    def __init__(self, n: int, popsize: int, *, seed: int | None = None, sigma0: float = 0.25,
+                 mean: np.ndarray | None = None):
+        from cmaes import CMA
+
+        if popsize < 2:
+            raise ValueError(f"popsize: expected >= 2, got {popsize}")
+        mean = np.full(n, 0.5) if mean is None else np.clip(np.asarray(mean, float), 0.0, 1.0)
+        self._cma = CMA(mean=mean, sigma=float(sigma0), bounds=None, seed=seed,
+                        population_size=int(popsize))
+        self.popsize = int(popsize)
+        self._pending: dict[int, np.ndarray] = {}  # trial number -> unit-cube point
+        self._told: list[tuple[np.ndarray, float | None]] = []
+        self._n_asked = 0  # members of the current generation handed out so far
+        self.generation = 0
+
+    @property
+    def open(self) -> bool:
+        """True while the current generation has candidates not yet asked."""
+        return self._n_asked < self.popsize
+
+    def ask(self, n: int) -> list[np.ndarray]:
+        """Up to ``n`` unit-cube points of the current generation (fewer when it runs out)."""
+        k = max(min(n, self.popsize - self._n_asked), 0)
+        self._n_asked += k
+        return [_mirror(self._cma.ask()) for _ in range(k)]
+
+    def register(self, number: int, z: np.ndarray) -> None:
+        self._pending[number] = np.asarray(z, float)
+
+    def tell(self, number: int, value: float | None) -> None:
+        """Record a trial's value (``None`` = failed); updates once the generation is complete."""
+        z = self._pending.pop(number, None)
+        if z is None:
+            return  # a trial from before a resume: not part of this generation
+        self._told.append((z, None if value is None or not np.isfinite(value) else float(value)))
+        if len(self._told) == self.popsize:
+            finite = [v for _, v in self._told if v is not None]
+            worst = (max(finite) + 1.0) if finite else 1.0
+            self._cma.tell([(z, worst if v is None else v) for z, v in self._told])
+            self._told = []
+            self._n_asked = len(self._pending)  # members asked early for the next generation: none
+            self.generation += 1
+
+
+def _mirror(z: np.ndarray) -> np.ndarray:
+    """Fold a point back into [0, 1] by reflection at the faces (period 2)."""
+    z = np.mod(z, 2.0)
+    return np.where(z > 1.0, 2.0 - z, z)

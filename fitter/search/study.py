@@ -1,0 +1,480 @@
+"""The study: spikefit's only door to Optuna.
+
+A :class:`Study` wraps one Optuna study over a :class:`~spikefit.search.space.SearchSpace`. The driver
+asks candidates in batches (:meth:`Study.ask_batch`), has them simulated and scored, and tells
+the results back (:meth:`Study.tell_batch`). Storage is an Optuna journal file
+(``<output_dir>/study.journal``) by default, an RDB URL (``"sqlite:///x.db"``,
+``"postgresql://..."``) for big deployments, or memory when neither is given.
+
+Resuming: :meth:`Study.create` with ``load_if_exists=True`` on the same storage continues the
+trial numbering. Trials asked but never told (a driver that died) are listed by
+:meth:`Study.pending`; tell them by number once re-evaluated, or :meth:`Study.fail_pending` /
+:meth:`Study.requeue_pending` them. A trial cannot be told twice, so none is counted twice.
+One driver per study: ``pending()`` cannot tell a dead driver's trials from a live one's.
+
+On resume with a fixed ``seed`` the sampler is seeded from ``(seed, number of trials so far)``
+so a resumed run does not replay the first run's candidates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.distributions import FloatDistribution
+from optuna.storages import InMemoryStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from spikefit.search.samplers import SAMPLERS, SINGLE_OBJECTIVE_ONLY as _SINGLE_OBJECTIVE_ONLY
+from spikefit.search.space import SearchSpace
+
+__all__ = ["SAMPLERS", "Best", "Candidate", "Study", "TrialResult"]
+
+_SPACE_ATTR = "spikefit_space"
+JOURNAL_NAME = "study.journal"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One asked trial: its study-wide ``number`` and parameter values (in their units)."""
+
+    number: int
+    params: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What to tell about one trial; ``tell_batch`` also takes plain tuples in this order."""
+
+    number: int
+    values: float | Sequence[float] | None = None
+    state: str = "complete"
+    reason: str | None = None
+    user_attrs: Mapping[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Best:
+    """A best (or Pareto-optimal) trial."""
+
+    number: int
+    params: dict[str, float]
+    values: tuple[float, ...]
+
+
+class Study:
+    """A spikefit study over a search space; build it with :meth:`Study.create`."""
+
+    def __init__(self, study: optuna.Study, storage: Any, space: SearchSpace, sampler: str,
+                 batch_cma: Any = None):
+        self._study = study
+        self._bcma = batch_cma
+        self._storage = storage
+        self._study_id = storage.get_study_id_from_name(study.study_name)
+        self.space = space
+        self.sampler_name = sampler
+        self._distributions = {
+            p.name: FloatDistribution(p.low, p.high, log=p.log) for p in space.params
+        }
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        space: SearchSpace,
+        *,
+        directions: str | Sequence[str] = ("minimize",),
+        sampler: str = "tpe",
+        sampler_options: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        storage: str | None = None,
+        output_dir: str | Path | None = None,
+        load_if_exists: bool = True,
+        quiet: bool = True,
+    ) -> Study:
+        """Create (or, with ``load_if_exists``, reopen) a study.
+
+        ``storage``: an RDB URL (anything with ``://``) or a journal file path; ``None`` means
+        ``<output_dir>/study.journal``, or memory when ``output_dir`` is ``None`` too.
+        ``quiet`` lowers Optuna's log level to WARNING (one INFO line per trial otherwise).
+        """
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
+        dirs = _check_directions(directions)
+        if quiet:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+        backend = _make_storage(storage, output_dir)
+        n_before = _count_existing_trials(backend, name) if load_if_exists else 0
+        if seed is not None and n_before:
+            seed = int(np.random.SeedSequence([int(seed), n_before]).generate_state(1)[0])
+        batch_cma = None
+        if sampler == "cmaes_batch":
+            batch_cma = _make_batch_cma(space, sampler_options or {}, seed, len(dirs))
+            optuna_sampler = optuna.samplers.RandomSampler(seed=seed)  # only fills enqueued trials
+        else:
+            optuna_sampler = _make_sampler(sampler, sampler_options or {}, seed, len(dirs))
+        try:
+            study = optuna.create_study(
+                study_name=name,
+                storage=backend,
+                sampler=optuna_sampler,
+                directions=dirs,
+                load_if_exists=load_if_exists,
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            raise ValueError(
+                f"study {name!r} already exists in the storage; pass load_if_exists=True to "
+                "resume it or choose another name"
+            ) from None
+        stored_dirs = [d.name.lower() for d in study.directions]
+        if stored_dirs != dirs:
+            raise ValueError(
+                f"study {name!r} exists with directions {stored_dirs}, got {dirs}; use the "
+                "stored directions or another study name"
+            )
+        stored_space = study.user_attrs.get(_SPACE_ATTR)
+        wanted = _space_to_json(space)
+        if stored_space is None:
+            study.set_user_attr(_SPACE_ATTR, wanted)
+        elif stored_space != wanted:
+            raise ValueError(
+                f"study {name!r} exists with search space {stored_space}, got {wanted}; resume "
+                "with the same space or choose another study name"
+            )
+        return cls(study, backend, space, sampler, batch_cma)
+
+    # ------------------------------------------------------------------ ask / tell
+    @property
+    def name(self) -> str:
+        return self._study.study_name
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return tuple(d.name.lower() for d in self._study.directions)
+
+    def ask_batch(self, n: int) -> list[Candidate]:
+        """Ask ``n`` new trials (enqueued ones first) and return them as candidates."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"ask_batch: n must be a positive int, got {n!r}")
+        if self._bcma is not None:
+            return self._ask_batch_cma(n)
+        out = []
+        for _ in range(n):
+            trial = self._study.ask(fixed_distributions=self._distributions)
+            params = {k: float(trial.params[k]) for k in self.space.names}
+            out.append(Candidate(trial.number, params))
+        return out
+
+    @property
+    def can_ask(self) -> bool:
+        """False while a ``cmaes_batch`` generation is fully asked but not yet told."""
+        return self._bcma is None or self._bcma.open
+
+    def _ask_batch_cma(self, n: int) -> list[Candidate]:
+        out = []
+        for z in self._bcma.ask(n):
+            params = _from_unit(self.space, z)
+            self._study.enqueue_trial(params, skip_if_exists=False)
+            trial = self._study.ask(fixed_distributions=self._distributions)
+            self._bcma.register(trial.number, z)
+            out.append(Candidate(trial.number, {k: float(trial.params[k]) for k in self.space.names}))
+        return out
+
+    def tell_batch(self, results: Sequence[TrialResult | tuple]) -> None:
+        """Tell finished trials: ``(number, values, state, reason, user_attrs)`` each.
+
+        ``state`` is ``"complete"`` (``values``: a float, or one per direction) or ``"fail"``
+        (``reason`` stored as user attr ``fail_reason``). Non-finite values turn the trial into
+        FAIL with a reason. Telling an unknown or already finished trial is a ``ValueError``.
+        """
+        parsed = [_parse_result(r) for r in results]
+        numbers = [r.number for r in parsed]
+        twice = sorted({n for n in numbers if numbers.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"tell_batch: trial numbers {twice} appear more than once in one batch"
+            )
+        for r in parsed:
+            self._tell_one(r)
+            if self._bcma is not None:
+                v = None if r.state != "complete" or r.values is None else float(np.ravel(r.values)[0])
+                self._bcma.tell(r.number, v)
+
+    def _tell_one(self, r: TrialResult) -> None:
+        trial_id = self._trial_id(r.number)
+        current = self._storage.get_trial(trial_id).state
+        if current != TrialState.RUNNING:
+            raise ValueError(
+                f"trial {r.number} is already {current.name}; each asked trial is told once"
+            )
+        state, reason, values = r.state, r.reason, None
+        if state == "complete":
+            values = _values_tuple(r.values, len(self._study.directions), r.number)
+            if not all(math.isfinite(v) for v in values):
+                state, reason = "fail", f"non-finite objective value(s) {list(values)}"
+                values = None
+        for key, value in (r.user_attrs or {}).items():
+            self._storage.set_trial_user_attr(trial_id, str(key), value)
+        if state == "fail":
+            self._storage.set_trial_user_attr(trial_id, "fail_reason", reason or "unspecified")
+            self._study.tell(r.number, state=TrialState.FAIL)
+        else:
+            self._study.tell(r.number, values=list(values), state=TrialState.COMPLETE)
+
+    def _trial_id(self, number: int) -> int:
+        try:
+            return self._storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+        except KeyError:
+            raise ValueError(f"study {self.name!r} has no trial number {number}") from None
+
+    # ------------------------------------------------------------------ resume
+    def pending(self) -> list[Candidate]:
+        """Trials asked but never told (RUNNING), e.g. left by a driver that died."""
+        trials = self._study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return [Candidate(t.number, {k: float(v) for k, v in t.params.items()}) for t in trials]
+
+    def fail_pending(self, reason: str = "driver stopped before the trial was told") -> list[int]:
+        """Mark every pending trial FAIL with ``reason``; return their numbers."""
+        numbers = [c.number for c in self.pending()]
+        self.tell_batch([TrialResult(n, None, "fail", reason) for n in numbers])
+        return numbers
+
+    def requeue_pending(self) -> list[int]:
+        """Fail every pending trial and enqueue its parameters; the next ``ask_batch`` returns
+        them under new numbers (user attr ``retry_of`` names the old one)."""
+        pending = self.pending()
+        for cand in pending:
+            self.tell_batch([TrialResult(cand.number, None, "fail", "requeued after restart")])
+            if set(cand.params) == set(self.space.names):
+                self._study.enqueue_trial(cand.params, user_attrs={"retry_of": cand.number})
+        return [c.number for c in pending]
+
+    # ------------------------------------------------------------------ results
+    @property
+    def n_trials(self) -> int:
+        return len(self._study.get_trials(deepcopy=False))
+
+    @property
+    def n_complete(self) -> int:
+        return len(self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    @property
+    def n_failed(self) -> int:
+        return len(self._study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+
+    def best(self) -> Best | list[Best]:
+        """The best trial (single objective) or the Pareto front (several objectives)."""
+        if len(self._study.directions) > 1:
+            return self.pareto_front()
+        if self.n_complete == 0:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        t = self._study.best_trial
+        return Best(t.number, dict(t.params), tuple(t.values))
+
+    def pareto_front(self) -> list[Best]:
+        """Non-dominated COMPLETE trials (the best trial for a single objective)."""
+        if self.n_complete == 0:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        return [Best(t.number, dict(t.params), tuple(t.values)) for t in self._study.best_trials]
+
+    def trials_frame(self) -> pd.DataFrame:
+        """One row per trial: number, state, loss (or loss_0..), parameters, fail_reason,
+        datetime_start, datetime_complete, duration_s and the other user attrs."""
+        m = len(self._study.directions)
+        loss_cols = ["loss"] if m == 1 else [f"loss_{i}" for i in range(m)]
+        rows = []
+        for t in self._study.get_trials(deepcopy=False):
+            row: dict[str, Any] = {"number": t.number, "state": t.state.name}
+            vals = t.values if t.values is not None else [float("nan")] * m
+            row.update(zip(loss_cols, map(float, vals)))
+            row.update({n: t.params.get(n, float("nan")) for n in self.space.names})
+            row["fail_reason"] = t.user_attrs.get("fail_reason")
+            row["datetime_start"] = t.datetime_start
+            row["datetime_complete"] = t.datetime_complete
+            row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
+            row.update({k: v for k, v in t.user_attrs.items() if k not in row})
+            rows.append(row)
+        columns = ["number", "state", *loss_cols, *self.space.names, "fail_reason",
+                   "datetime_start", "datetime_complete", "duration_s"]
+        frame = pd.DataFrame(rows)
+        return frame if rows else pd.DataFrame(columns=columns)
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_directions(directions: str | Sequence[str]) -> list[str]:
+    dirs = [directions] if isinstance(directions, str) else list(directions)
+    if not dirs:
+        raise ValueError("directions: expected at least one of 'minimize'/'maximize', got none")
+    for d in dirs:
+        if d not in ("minimize", "maximize"):
+            raise ValueError(f"directions: expected 'minimize' or 'maximize', got {d!r}")
+    return dirs
+
+
+def _make_storage(storage: str | None, output_dir: str | Path | None) -> Any:
+    if storage is None and output_dir is None:
+        return InMemoryStorage()
+    if storage is not None and not isinstance(storage, (str, Path)):
+        raise TypeError(f"storage must be an RDB URL or a journal file path, got {storage!r}")
+    if storage is not None and "://" in str(storage):
+        return RDBStorage(str(storage))
+    path = Path(storage) if storage is not None else Path(output_dir) / JOURNAL_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(_FlushedJournalBackend(str(path)))
+
+
+class _FlushedJournalBackend(JournalFileBackend):
+    """Optuna's journal file, flushed to the OS on every write but not fsync'ed.
+
+    Optuna fsyncs each of the ~10 journal records a trial writes (about 1 ms each here), which
+    made the journal, not the sampler, the driver's largest cost. Flushed records survive a
+    crash or kill of the driver process (they are in the OS page cache); only a power loss or
+    kernel crash can lose the last records, and a resumed study then re-runs those trials.
+    """
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        from optuna.storages.journal._file import get_lock_file
+
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        with get_lock_file(self._lock):
+            with open(self._file_path, "ab") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+
+
+def _count_existing_trials(storage: Any, name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def _make_sampler(
+    name: str, options: Mapping[str, Any], seed: int | None, n_objectives: int
+) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; expected one of {list(SAMPLERS)}")
+    if name in _SINGLE_OBJECTIVE_ONLY and n_objectives > 1:
+        raise ValueError(
+            f"sampler {name!r} handles one objective, got {n_objectives} directions; use "
+            "'nsga2', 'tpe', 'random', 'qmc' or 'gp' for several objectives"
+        )
+    if name == "gp" and importlib.util.find_spec("torch") is None:
+        raise ImportError(
+            "sampler 'gp' (Optuna's GPSampler) needs PyTorch; install it with "
+            "`pip install torch --index-url https://download.pytorch.org/whl/cpu` "
+            "or pick another sampler"
+        )
+    cls = {
+        "tpe": optuna.samplers.TPESampler,
+        "cmaes": optuna.samplers.CmaEsSampler,
+        "nsga2": optuna.samplers.NSGAIISampler,
+        "qmc": optuna.samplers.QMCSampler,
+        "random": optuna.samplers.RandomSampler,
+        "gp": optuna.samplers.GPSampler,
+    }[name]
+    if "seed" in options:
+        raise ValueError(f"sampler {name!r}: pass the seed as Study.create(seed=...), not as an option")
+    allowed = sorted(p for p in inspect.signature(cls).parameters if p != "seed")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"sampler {name!r}: unknown options {unknown}; allowed: {allowed}")
+    kwargs = dict(options)
+    if name == "qmc" and seed is not None:
+        kwargs.setdefault("warn_asynchronous_seeding", False)
+    with warnings.catch_warnings():  # QMCSampler is "experimental"; choosing it is deliberate
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return cls(seed=seed, **kwargs)
+
+
+def _to_unit(space: SearchSpace, params: Mapping[str, float]) -> np.ndarray:
+    out = []
+    for p in space.params:
+        lo, hi, v = p.low, p.high, float(params[p.name])
+        if p.log:
+            lo, hi, v = math.log(lo), math.log(hi), math.log(max(v, p.low))
+        out.append((v - lo) / (hi - lo))
+    return np.clip(np.array(out), 0.0, 1.0)
+
+
+def _from_unit(space: SearchSpace, z: np.ndarray) -> dict[str, float]:
+    out = {}
+    for p, zi in zip(space.params, z):
+        if p.log:
+            v = math.exp(math.log(p.low) + float(zi) * (math.log(p.high) - math.log(p.low)))
+        else:
+            v = p.low + float(zi) * (p.high - p.low)
+        out[p.name] = min(max(v, p.low), p.high)
+    return out
+
+
+def _make_batch_cma(space: SearchSpace, options: Mapping[str, Any], seed: int | None, n_obj: int):
+    from spikefit.search.batch_cmaes import BatchCMA
+
+    if n_obj > 1:
+        raise ValueError("sampler 'cmaes_batch' handles one objective; use 'nsga2' for several")
+    allowed = {"popsize", "sigma0", "x0"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"sampler 'cmaes_batch': unknown options {unknown}; allowed: {sorted(allowed)}")
+    if "popsize" not in options:
+        raise ValueError("sampler 'cmaes_batch': needs option 'popsize' (the runner sets it to the batch size)")
+    mean = None
+    if options.get("x0") is not None:
+        x0 = dict(options["x0"])
+        missing = sorted(set(space.names) - set(x0))
+        if missing:
+            raise ValueError(f"sampler 'cmaes_batch' option x0: missing parameters {missing}")
+        mean = _to_unit(space, x0)
+    return BatchCMA(len(space.names), int(options["popsize"]), seed=seed,
+                    sigma0=float(options.get("sigma0", 0.25)), mean=mean)
+
+
+def _space_to_json(space: SearchSpace) -> list[dict[str, Any]]:
+    return json.loads(json.dumps([
+        {"name": p.name, "low": p.low, "high": p.high, "unit": p.unit, "log": p.log}
+        for p in space.params
+    ]))
+
+
+def _parse_result(r: TrialResult | tuple) -> TrialResult:
+    if not isinstance(r, TrialResult):
+        if not isinstance(r, tuple) or not 1 <= len(r) <= 5:
+            raise TypeError(
+                "tell_batch: each result must be a TrialResult or a tuple "
+                f"(number, values, state, reason, user_attrs), got {r!r}"
+            )
+        r = TrialResult(*r)
+    if isinstance(r.number, bool) or not isinstance(r.number, (int, np.integer)):
+        raise TypeError(f"tell_batch: trial number must be an int, got {r.number!r}")
+    state = str(r.state).lower()
+    if state not in ("complete", "fail"):
+        raise ValueError(
+            f"tell_batch: trial {r.number}: state must be 'complete' or 'fail', got {r.state!r}"
+        )
+    return TrialResult(int(r.number), r.values, state, r.reason, r.user_attrs)
+
+
+def _values_tuple(values: Any, m: int, number: int) -> tuple[float, ...]:
+    if values is None:
+        raise ValueError(f"trial {number}: state 'complete' needs values, got None")
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size != m:
+        raise ValueError(
+            f"trial {number}: expected {m} objective value(s) (one per direction), got {arr.size}"
+        )
+    return tuple(float(v) for v in arr)
+

@@ -1,0 +1,259 @@
+"""Job specs (``jobs/*.toml``): parsed and validated before anything starts.
+
+A job spec says which recordings to fit, which model with which fixed parameters, which
+parameters are free (bounds, unit, log scale), the objective, the search (sampler, budget,
+batch size, seed), the resources and where results go. Every error names the key, the value
+seen and what is allowed, e.g. ``quickstart.toml: [search.sampler] expected one of 'tpe',
+'cmaes', ..., got 'adam'``. See the README for a commented example.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spikefit.units import to_unit
+
+__all__ = ["JobSpec", "JobSpecError", "load_job", "parse_job", "SAMPLERS"]
+
+from spikefit.errors import SpikefitError  # noqa: E402
+from spikefit.search.samplers import SAMPLERS  # noqa: E402  (one list of sampler names, no Optuna)
+
+
+class JobSpecError(SpikefitError):
+    """A job spec that cannot run: names the file, key, value seen and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Selection(_Strict):
+    """Which sweeps form a set. Empty fields select everything."""
+
+    sweeps: list[str] | None = None
+    stimuli: list[str] | None = None
+    repeats: list[int] | None = None
+    protocols: list[str] | None = None
+    t_start_ms: float | None = Field(default=None, ge=0)
+    t_stop_ms: float | None = Field(default=None, gt=0)
+
+
+class DataSpec(_Strict):
+    path: str | list[str]
+    format: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    cells: list[str] | None = None
+    train: Selection = Selection()
+    validation: Selection | None = None
+    dt_ms: float | None = Field(default=None, gt=0)
+    ljp_mV: float = 0.0
+    spike_detection: dict[str, Any] = Field(default_factory=dict)
+
+    def paths(self, base: Path) -> list[Path]:
+        raw = [self.path] if isinstance(self.path, str) else list(self.path)
+        out = []
+        for p in raw:
+            q = Path(p).expanduser()
+            out.append(q if q.is_absolute() else (base / q))
+        return out
+
+
+class FreeParam(_Strict):
+    low: float | str
+    high: float | str
+    unit: str = ""
+    log: bool = False
+
+
+class ModelSpec(_Strict):
+    name: str
+    spk_reset: Literal["hard", "soft"] = "hard"
+    fixed: dict[str, float | str] = Field(default_factory=dict)
+    derived: dict[str, str] = Field(default_factory=dict)
+    max_rate_hz: float = Field(default=200.0, gt=0)
+
+
+class SearchSpec(_Strict):
+    sampler: str = "cmaes_batch"
+    options: dict[str, Any] = Field(default_factory=dict)
+    trials: int = Field(default=1000, gt=0)
+    batch_size: int = Field(default=256, gt=0)
+    storage: str | None = None
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, v: str) -> str:
+        if v not in SAMPLERS:
+            raise ValueError(f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}")
+        return v
+
+
+class ResourceSpec(_Strict):
+    workers: int = Field(default=1, ge=1)
+    cpus_per_worker: float = Field(default=1.0, gt=0)
+    gpus_per_worker: float = Field(default=0.0, ge=0)
+    address: str | None = None
+    in_flight_per_worker: int = Field(default=2, ge=1)
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    output: str | None = None
+    data: DataSpec
+    model: ModelSpec
+    params: dict[str, FreeParam]
+    objective: dict[str, Any] = Field(default_factory=lambda: {"metrics": [{"name": "gamma"}]})
+    search: SearchSpec = SearchSpec()
+    resources: ResourceSpec = ResourceSpec()
+    #: folder of the job file; relative data paths are resolved against it
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _check_model(self) -> "JobSpec":
+        from spikefit import models
+        if self.model.name not in models.MODEL_NAMES:
+            raise ValueError(
+                f"[model.name] expected one of {', '.join(models.MODEL_NAMES)}, got {self.model.name!r}"
+            )
+        units = models.parameter_units(self.model.name)
+        for section, names in (("params", self.params), ("model.fixed", self.model.fixed)):
+            for name in names:
+                if name not in units:
+                    raise ValueError(
+                        f"[{section}.{name}] {self.model.name} has no parameter {name!r}; "
+                        f"its parameters are {', '.join(units)}"
+                    )
+        for name, expr in self.model.derived.items():
+            if name not in units:
+                raise ValueError(f"[model.derived.{name}] {self.model.name} has no parameter {name!r}; "
+                                 f"its parameters are {', '.join(units)}")
+            if name in self.params or name in self.model.fixed:
+                raise ValueError(f"[model.derived.{name}] {name!r} is also free or fixed; keep one")
+            from spikefit.spec.derived import parse_expression
+
+            parse_expression(expr, set(self.params) | set(self.model.fixed), key=f"model.derived.{name}")
+        both = set(self.params) & set(self.model.fixed)
+        if both:
+            raise ValueError(f"[params] {sorted(both)} are both free and fixed; keep one")
+        if not self.params:
+            raise ValueError("[params] expected at least one free parameter, got none")
+        for name, p in self.params.items():
+            unit = p.unit or units[name]
+            low = to_unit(p.low, unit, key=f"params.{name}.low")
+            high = to_unit(p.high, unit, key=f"params.{name}.high")
+            if not low < high:
+                raise ValueError(f"[params.{name}] expected low < high, got low={p.low}, high={p.high}")
+            if p.log and low <= 0:
+                raise ValueError(f"[params.{name}] log = true needs low > 0, got low={p.low}")
+        for name, value in self.model.fixed.items():
+            to_unit(value, units[name], key=f"model.fixed.{name}")
+        return self
+
+    def fixed_values(self) -> dict[str, float]:
+        """Fixed parameters as floats in the simulator's unit system."""
+        from spikefit import models
+        units = models.parameter_units(self.model.name)
+        return {k: to_unit(v, units[k], key=f"model.fixed.{k}") for k, v in self.model.fixed.items()}
+
+    def free_bounds(self) -> dict[str, tuple[float, float, bool]]:
+        """Free parameters: name -> (low, high, log) in the simulator's unit system."""
+        from spikefit import models
+        units = models.parameter_units(self.model.name)
+        out = {}
+        for name, p in self.params.items():
+            spec_unit = p.unit or units[name]
+            low = to_unit(p.low, spec_unit, key=f"params.{name}.low")
+            high = to_unit(p.high, spec_unit, key=f"params.{name}.high")
+            factor = to_unit(f"1 {spec_unit}", units[name], key=f"params.{name}.unit") if spec_unit else 1.0
+            out[name] = (low * factor, high * factor, p.log)
+        return out
+
+    def output_dir(self) -> str:
+        return self.output or str(Path("results") / self.name)
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        seen = e.get("input")
+        seen_txt = "" if e["type"] in ("missing",) or isinstance(seen, dict) else f" (got {seen!r})"
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(e["loc"][:-1])
+            msg = (f"unknown key; expected one of {', '.join(allowed)}" if allowed
+                   else "unknown key (check the spelling; see the README for the allowed keys)")
+            seen_txt = f" (got {_short(seen)})"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{source}: [{loc}] {msg}{seen_txt}" if loc else f"{source}: {msg}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc) -> list[str]:
+    """Keys allowed at ``loc`` (a pydantic error location), for "unknown key" errors."""
+    import typing
+
+    cls: Any = JobSpec
+    parts = list(loc)
+    while True:
+        origin, args = typing.get_origin(cls), typing.get_args(cls)
+        if origin is dict and args:  # dict[str, Model]: the next part is a user key
+            if not parts:
+                return []
+            parts.pop(0)
+            cls = args[1]
+            continue
+        if origin is not None and args:  # Optional / Union: the first model among the args
+            models_ = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not models_:
+                return []
+            cls = models_[0]
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return []
+        if not parts:
+            return [k for k in cls.model_fields if k != "base_dir"]
+        name = parts.pop(0)
+        if name not in cls.model_fields:
+            return []
+        cls = cls.model_fields[name].annotation
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_job(data: dict[str, Any], *, source: str = "<job>", base_dir: str | Path = ".") -> JobSpec:
+    """Validate a job spec given as a dict (as read from TOML)."""
+    try:
+        return JobSpec(**{**data, "base_dir": str(base_dir)})
+    except ValidationError as err:
+        raise JobSpecError(_describe(err, source)) from None
+    except ValueError as err:  # from units / models inside validators
+        raise JobSpecError(f"{source}: {err}") from None
+
+
+def load_job(path: str | Path, **overrides: Any) -> JobSpec:
+    """Read and validate ``path``; ``overrides`` replace top-level sections/keys (e.g. output)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JobSpecError(f"{path}: job file not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise JobSpecError(f"{path}: not valid TOML: {err}") from None
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "trials":
+            data.setdefault("search", {})["trials"] = value
+        else:
+            data[key] = value
+    return parse_job(data, source=str(path), base_dir=path.resolve().parent)
