@@ -22,10 +22,11 @@ from spikefit._lazy import lazy_exports
 __version__ = "0.2.0"
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "spikefit.fitting": ("fit", "fit_job", "FitResult"),
     "spikefit.errors": ("SpikefitError", "UnitError"),
     "spikefit.data.recording": ("Sweep", "Recording", "RecordingError"),
     "spikefit.data.readers": ("load", "detect_format", "FORMATS"),
-    "spikefit.data.readers.parquet": ("write_sweep_table",),
+    "spikefit.results.sweep_table": ("write_sweep_table",),
     "spikefit.data.detection": ("SpikeDetector", "detect_spikes"),
     "spikefit.data.sweeps": ("SweepBatch", "make_batch", "select_sweeps", "split_by_stimulus",
                              "group_repeats", "resample", "step_amplitude"),

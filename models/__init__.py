@@ -13,7 +13,8 @@ from .integrate import ALIF, IF, LIF, LIFRef
 from .quadratic import AdQuaIF, AdQuaIFRef, QuaIF
 from .simulator import SimResult, Simulator, simulate
 from .registry import MODEL_NAMES, MODELS, get_model, parameter_units
-from .units import UNIT_SYSTEM, UnitError
+from .errors import UnitError
+from .units import UNIT_SYSTEM
 
 __all__ = [
     "IF", "LIF", "LIFRef", "ALIF", "ExpIF", "ExpIFRef", "AdExIF", "AdExIFRef",

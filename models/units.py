@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import saiunit as u
 
-__all__ = ["UNIT_SYSTEM", "UnitError", "to_plain", "unit_of"]
+from .errors import UnitError
+
+__all__ = ["UNIT_SYSTEM", "UnitError", "describe", "to_plain", "unit_of"]
 
 #: unit key -> saiunit unit.  Keys are the strings ``parameter_units`` returns.
 UNIT_SYSTEM: dict[str, object] = {
@@ -34,21 +36,22 @@ _HINT = {"ms": "10.0 * u.ms", "mV": "-65.0 * u.mV", "pA": "100.0 * u.pA", "GOhm"
          "nS": "2.0 * u.nS", "1/ms": "0.1 / u.ms", "1/mV": "0.07 / u.mV"}
 
 
-class UnitError(TypeError):
-    """A value has the wrong physical dimension (or is a plain number where a unit is needed)."""
-
-
 def unit_of(key: str):
     """The saiunit unit of a ``UNIT_SYSTEM`` key (``None`` for dimensionless)."""
     try:
         return UNIT_SYSTEM[key]
     except KeyError:
-        raise ValueError(f"unknown unit key {key!r}; expected one of {sorted(UNIT_SYSTEM)}") from None
+        raise UnitError(f"unknown unit key {key!r}; expected one of {sorted(UNIT_SYSTEM)}") from None
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
+    """``value`` as error messages show it: ``5. mV (dimension ...)``, ``a quantity in mV
+    (dimension ...)`` for an array, ``a plain number [1.0]``, or its type and repr."""
     if isinstance(value, u.Quantity):
-        return f"a quantity in {value.unit} (dimension {value.dim})"
+        shown = str(value) if np.ndim(value.mantissa) == 0 else f"a quantity in {value.unit}"
+        return f"{shown} (dimension {value.dim})"
+    if isinstance(value, (str, bytes)) or value is None or np.asarray(value).dtype.kind not in "biuf":
+        return f"{type(value).__name__} {value!r}"
     return f"a plain number {np.asarray(value).ravel()[:3].tolist()}"
 
 
@@ -66,13 +69,16 @@ def to_plain(name: str, value, key: str, *, allow_plain: bool = False, where: st
         if unit is None:
             if not value.is_unitless:
                 raise UnitError(f"parameter {name!r}{ctx}: expected a dimensionless value, "
-                                f"got {_describe(value)}")
+                                f"got {describe(value)}")
             return value.mantissa
         if value.dim != u.get_dim(unit):
             raise UnitError(f"parameter {name!r}{ctx}: expected a quantity in {key} "
-                            f"(e.g. {_HINT[key]}), got {_describe(value)}")
+                            f"(e.g. {_HINT[key]}), got {describe(value)}")
         return value.to_decimal(unit)
+    if isinstance(value, (str, bytes)) or value is None:
+        raise UnitError(f"parameter {name!r}{ctx}: expected a quantity in {key} (e.g. {_HINT.get(key, 1.0)}), "
+                        f"got {describe(value)}")
     if unit is None or allow_plain:
         return value
-    raise UnitError(f"parameter {name!r}{ctx}: expected a quantity in {key}, got {_describe(value)}; "
+    raise UnitError(f"parameter {name!r}{ctx}: expected a quantity in {key}, got {describe(value)}; "
                     f"attach a saiunit unit, e.g. {name}={_HINT[key]}")

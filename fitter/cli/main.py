@@ -35,18 +35,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _spikefit_error() -> type[Exception]:
+    """:class:`spikefit.errors.SpikefitError`, imported only once an error is being handled:
+    ``spikefit.errors`` loads ``spikefit.models`` (JAX), too slow for ``spikefit --help``."""
+    from spikefit.errors import SpikefitError
+
+    return SpikefitError
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (_spikefit_error(), ValueError, TypeError, FileNotFoundError) as err:
         # Input errors: one clear line, no traceback (set SPIKEFIT_DEBUG=1 for one).
         import os
 
         if os.environ.get("SPIKEFIT_DEBUG"):
             raise
-        print(f"spikefit {args.command}: error: {err}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        print(f"spikefit {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

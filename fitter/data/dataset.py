@@ -14,7 +14,7 @@ import numpy as np
 from spikefit.data.recording import Recording, Sweep
 from spikefit.data.sweeps import SweepBatch, make_batch
 
-__all__ = ["CellSets", "prepare_cells", "select", "crop"]
+__all__ = ["CellSets", "prepare_cells", "select", "crop", "split_holdout"]
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,13 @@ def _recordings(spec) -> list[Recording]:
     return recs
 
 
-def prepare_cells(spec) -> dict[str, CellSets]:
-    """Load, select, crop and pad every cell of the job (see :class:`spikefit.spec.jobspec.DataSpec`)."""
+def prepare_cells(spec, recordings: list[Recording] | None = None) -> dict[str, CellSets]:
+    """Load, select, crop and pad every cell of the job (see :class:`spikefit.spec.jobspec.DataSpec`).
+
+    ``recordings``: already loaded recordings to use instead of reading ``data.path``.
+    """
     data = spec.data
-    recs = _recordings(spec)
+    recs = list(recordings) if recordings is not None else _recordings(spec)
     by_cell: dict[str, list[Sweep]] = {}
     for rec in recs:
         by_cell.setdefault(rec.cell or Path(rec.source).stem, []).extend(rec.sweeps)
@@ -120,3 +123,21 @@ def prepare_cells(spec) -> dict[str, CellSets]:
             validation=make_batch(validation, dt_ms=data.dt_ms, ljp_mV=data.ljp_mV) if validation else None,
             train_sweeps=tuple(train), validation_sweeps=tuple(validation))
     return out
+
+
+def split_holdout(sets: CellSets, holdout_ms: float, *, dt_ms: float | None, ljp_mV: float) -> tuple[CellSets, SweepBatch]:
+    """``sets`` with the last ``holdout_ms`` cut off every training sweep, and the cut-off parts.
+
+    The held-out parts choose among a search's candidates; they are never fitted to.
+    """
+    fit, hold = [], []
+    for s in sets.train_sweeps:
+        cut = s.duration_ms - holdout_ms
+        if cut <= 0:
+            raise ValueError(f"[search.holdout_ms] expected less than the training sweeps' length, got "
+                             f"{holdout_ms:g} ms; sweep {s.sweep_id!r} of cell {sets.cell!r} lasts "
+                             f"{s.duration_ms:g} ms")
+        fit.append(crop(s, None, cut))
+        hold.append(crop(s, cut, None))
+    return (replace(sets, train=make_batch(fit, dt_ms=dt_ms, ljp_mV=ljp_mV), train_sweeps=tuple(fit)),
+            make_batch(hold, dt_ms=dt_ms, ljp_mV=ljp_mV))

@@ -12,15 +12,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from spikefit._units import UnitError, to_mV, to_ms, to_pA
 from spikefit.data.detection import SpikeDetector, detect_spikes
+from spikefit.errors import RecordingError, RecordingUnitError, UnitError
+from spikefit.units import to_mV, to_ms, to_pA
 
-__all__ = ["RecordingError", "Sweep", "Recording"]
-
-
-class RecordingError(ValueError):
-    """Bad recording input: the message names the file, sweep and field, expected vs got."""
-
+__all__ = ["RecordingError", "Sweep", "Recording"]  # RecordingError: re-exported from spikefit.errors
 
 def _where(source: str, sweep_id: str, name: str) -> str:
     src = source or "<in memory>"
@@ -137,7 +133,7 @@ class Sweep:
                 spikes = to_ms(spike_times, spike_time_unit, where=_where(source, sid, "spike_times"))
                 how = "given"
         except UnitError as err:
-            raise RecordingError(str(err)) from err
+            raise RecordingUnitError(str(err)) from err
         if spike_times is None and volt is not None and detect and np.all(np.isfinite(volt)) and dt_ms > 0:
             spikes, how = detect_spikes(volt, dt_ms, detector=detector), "detected"
         return cls(current=cur, dt_ms=dt_ms, voltage=volt, spike_times_ms=spikes, spikes_source=how, **metadata)

@@ -17,6 +17,7 @@ class Progress:
         self.description = description
         self._bar = None
         self._task = None
+        self._best = math.inf
 
     def __enter__(self) -> "Progress":
         if self.enabled:
@@ -36,7 +37,8 @@ class Progress:
         if self._bar is None:
             return
         fields = {}
-        if best is not None and math.isfinite(best):
+        if best is not None and math.isfinite(best) and best < self._best:
+            self._best = best
             fields["best"] = f"{best:.4g}"
         task = self._bar.tasks[0]
         if task.elapsed:

@@ -22,8 +22,10 @@ metadata (parameters in their model unit, ``duration_s`` in ``s``, ...); read th
 
 **trials** columns (one row per trial):
 
-- ``job``, ``cell``, ``model`` (string), ``trial`` (int64, the Optuna trial number),
-  ``batch`` (int64), ``worker`` (string)
+- ``job``, ``cell``, ``model``, ``stage`` (string: the search stage, ``main`` for a
+  one-stage job), ``seed`` (int64, the stage's study seed), ``trial`` (int64, the Optuna
+  trial number within its study: the cell, stage and seed), ``batch`` (int64), ``worker``
+  (string)
 - one float64 column per fitted parameter, named as in the model (``tau``, ``V_T``, ``a``),
   with its unit in the field metadata
 - ``loss`` (float64); with several objectives also ``loss_0`` .. ``loss_{m-1}`` (float64)
@@ -34,8 +36,10 @@ metadata (parameters in their model unit, ``duration_s`` in ``s``, ...); read th
 - ``duration_s`` (float64, unit ``s``), ``datetime`` (timestamp[us, UTC], when told)
 
 **best** columns (one row per (cell, model), rewritten whole on each update):
-``job``, ``cell``, ``model``, ``trial`` (int64), every model parameter, fitted and fixed
-(float64, unit in metadata), ``free_parameters`` (list<string>: which were fitted),
+``job``, ``cell``, ``model``, ``trial`` (int64), ``stage``, ``seed`` (the study the fit
+came from) and ``chosen_by`` (why this candidate: held-out or training loss), every model
+parameter, fitted and fixed (float64, unit in metadata), ``free_parameters`` (list<string>:
+which were fitted), ``holdout_loss`` when a held-out segment chose the fit,
 ``train_loss``, ``validation_loss`` and any other ``train_<metric>`` / ``validation_<metric>``
 score (float64).
 
@@ -74,7 +78,7 @@ _TS = pa.timestamp("us", tz="UTC")
 #: Fixed trials columns (parameter, ``loss_<i>`` and ``per_sweep_<metric>`` columns are added).
 TRIAL_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
     "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "trial": (_I64, None),
-    "batch": (_I64, None), "worker": (_STR, None), "loss": (_F64, ""),
+    "stage": (_STR, None), "seed": (_I64, None), "batch": (_I64, None), "worker": (_STR, None), "loss": (_F64, ""),
     "sweeps": (pa.list_(_STR), None), "state": (_STR, None), "fail_reason": (_STR, None),
     "duration_s": (_F64, "s"), "datetime": (_TS, None),
 }
@@ -91,7 +95,8 @@ VALIDATION_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
     "n_model": (_F64, ""), "n_data": (_F64, ""), "count_error": (_F64, ""),
 }
 _BEST_FIXED = {"job": (_STR, None), "cell": (_STR, None), "model": (_STR, None),
-               "trial": (_I64, None), "free_parameters": (pa.list_(_STR), None)}
+               "trial": (_I64, None), "stage": (_STR, None), "seed": (_I64, None),
+               "chosen_by": (_STR, None), "free_parameters": (pa.list_(_STR), None)}
 _RESERVED = {*TRIAL_COLUMNS, *TRACE_COLUMNS, *_BEST_FIXED, *VALIDATION_COLUMNS}
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 
@@ -153,6 +158,7 @@ class ResultStore:
         fields = _tables.column_specs(rows, _BEST_FIXED, units, "write_best", {
             "train_<score>": (lambda k: k.startswith("train_"), (_F64, "")),
             "validation_<score>": (lambda k: k.startswith("validation_"), (_F64, "")),
+            "holdout_<score>": (lambda k: k.startswith("holdout_"), (_F64, "")),
         }, _RESERVED)
         _tables.check_rows(rows, "write_best", ("cell", "model"), {})
         keys = [(r["cell"], r["model"]) for r in rows]
@@ -173,7 +179,7 @@ class ResultStore:
         if self._exists(self.path("best.parquet")):
             frame = self.read_best()
             units = {**{k: v for k, v in frame.attrs["units"].items()
-                        if not k.startswith(("train_", "validation_"))}, **units}
+                        if not k.startswith(("train_", "validation_", "holdout_"))}, **units}
             old = [r for r in _tables.records(frame, "update_best")
                    if (r["cell"], r["model"]) not in replaced]
         return self.write_best(old + new, units=units)
@@ -235,6 +241,10 @@ class ResultStore:
             return json.loads(f.read().decode())
 
     # ------------------------------------------------------------------ internals
+    def has(self, name: str) -> bool:
+        """Whether the file ``name`` (e.g. ``"validation.parquet"``) has been written."""
+        return self._exists(self.path(name))
+
     def _exists(self, path: str) -> bool:
         return self.fs.get_file_info(path).type == pafs.FileType.File
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from spikefit.search.space import parse_unit  # the unit vocabulary is the search space's
+from spikefit.units import parse_unit
 
 Rows = Iterable[Mapping[str, Any]] | pd.DataFrame
 Spec = tuple[pa.DataType, str | None]  # (Arrow type, unit or None)

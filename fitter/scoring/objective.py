@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from spikefit.scoring import metrics as M
-from spikefit.scoring.metrics.spikes import prepare_spikes, to_ms
+from spikefit.scoring.metrics.spikes import prepare_spikes
+from spikefit.units import as_ms as to_ms
 
 __all__ = ["METRICS", "MetricTerm", "Objective", "ObjectiveResult"]
 

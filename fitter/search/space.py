@@ -7,9 +7,8 @@ per-trial dicts the study hands out and the ``[batch, n_params]`` arrays the sim
 (columns in ``space.names`` order, values in each parameter's unit), and folds out-of-bounds
 values back inside (:meth:`SearchSpace.reflect`).
 
-Units are strings: anything ``saiunit.parse_unit`` accepts (``"mV"``, ``"pA"``, ``"mV / ms"``,
-``"1/ms"``) plus the spellings in :data:`UNIT_ALIASES` (``"GOhm"``, ``"MOhm"``, ``"kOhm"``) and
-``""`` (or ``"1"``) for a dimensionless parameter.
+Units are names in spikefit's unit vocabulary (:data:`spikefit.units.UNITS`): ``"mV"``,
+``"pA"``, ``"GOhm"``, ``"1/ms"`` and so on, and ``""`` (or ``"1"``) for a dimensionless parameter.
 """
 
 from __future__ import annotations
@@ -21,35 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import saiunit
 
-__all__ = ["UNIT_ALIASES", "FreeParameter", "SearchSpace", "parse_unit"]
+from spikefit.units import parse_unit
 
-#: Spellings accepted beside saiunit's own names, mapped to saiunit's spelling.
-UNIT_ALIASES: Mapping[str, str] = {
-    "GOhm": "Gohm",
-    "MOhm": "Mohm",
-    "kOhm": "kohm",
-    "Ohm": "ohm",
-    "1": "",
-}
-
-
-def parse_unit(unit: str) -> saiunit.Unit:
-    """Return the saiunit ``Unit`` for a unit string (``""`` or ``"1"``: dimensionless).
-
-    Raises ``ValueError`` naming the string and examples of accepted ones.
-    """
-    if not isinstance(unit, str):
-        raise TypeError(f"unit must be a string such as 'mV', got {type(unit).__name__} {unit!r}")
-    text = UNIT_ALIASES.get(unit.strip(), unit.strip())
-    if text == "":
-        return saiunit.UNITLESS
-    try:
-        return saiunit.parse_unit(text)
-    except ValueError as err:
-        raise ValueError(
-            f"unknown unit {unit!r}: expected a saiunit unit string such as 'mV', 'ms', 'pA', "
-            f"'nS', 'pF', 'GOhm', 'MOhm', '1/ms', '1/mV' or '' for dimensionless ({err})"
-        ) from None
+__all__ = ["FreeParameter", "SearchSpace", "parse_unit"]  # parse_unit: re-exported from spikefit.units
 
 
 @dataclass(frozen=True)
@@ -87,7 +60,7 @@ class FreeParameter:
                 f"parameter {self.name!r}: log=True needs low > 0, got low={self.low!r}; "
                 "use log=False or a positive lower bound"
             )
-        parse_unit(self.unit)  # raises with the accepted spellings
+        parse_unit(self.unit, key=f"parameter {self.name!r}, field 'unit'")  # raises with the accepted units
 
     @property
     def quantity_unit(self) -> saiunit.Unit:

@@ -280,7 +280,9 @@ class Study:
             return self.pareto_front()
         if self.n_complete == 0:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
-        t = self._study.best_trial
+        done = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        sign = 1.0 if self._study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
+        t = min(done, key=lambda tr: (sign * tr.value, tr.number))  # ties: the first trial
         return Best(t.number, dict(t.params), tuple(t.values))
 
     def pareto_front(self) -> list[Best]:

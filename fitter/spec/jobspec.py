@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spikefit.units import to_unit
 
-__all__ = ["JobSpec", "JobSpecError", "load_job", "parse_job", "SAMPLERS"]
+__all__ = ["JobSpec", "JobSpecError", "SearchSpec", "StageSpec", "load_job", "parse_job", "SAMPLERS"]
 
 from spikefit.errors import SpikefitError  # noqa: E402
 from spikefit.search.samplers import SAMPLERS  # noqa: E402  (one list of sampler names, no Optuna)
@@ -77,12 +77,45 @@ class ModelSpec(_Strict):
     max_rate_hz: float = Field(default=200.0, gt=0)
 
 
+class StageSpec(_Strict):
+    """One stage of a multi-stage search (``[[search.stages]]``): one study per seed.
+
+    A global stage searches the job's full bounds; a local stage (``local = true``) starts a
+    CMA-ES at the best candidate of the earlier stages with step ``sigma0`` (in the sampler's
+    [0, 1]-scaled space). ``trials`` is the budget per seed.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    trials: int = Field(gt=0)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    sampler: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    local: bool = False
+    sigma0: float = Field(default=0.05, gt=0, le=1)
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, v: str | None) -> str | None:
+        if v is not None and v not in SAMPLERS:
+            raise ValueError(f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}")
+        return v
+
+
 class SearchSpec(_Strict):
+    """How to search. Without ``stages``: one study per cell of ``trials`` trials.
+
+    With ``[[search.stages]]`` the stages run in order (the seeds of a stage side by side);
+    ``holdout_ms`` cuts the last ``holdout_ms`` of every training sweep off before fitting and
+    uses it only to choose among the stages' best candidates (never the validation sweeps).
+    """
+
     sampler: str = "cmaes_batch"
     options: dict[str, Any] = Field(default_factory=dict)
     trials: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=256, gt=0)
     storage: str | None = None
+    stages: list[StageSpec] | None = Field(default=None, min_length=1)
+    holdout_ms: float | None = Field(default=None, gt=0)
 
     @field_validator("sampler")
     @classmethod
@@ -91,12 +124,34 @@ class SearchSpec(_Strict):
             raise ValueError(f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}")
         return v
 
+    @model_validator(mode="after")
+    def _check_stages(self) -> "SearchSpec":
+        names = [s.name for s in self.stages or ()]
+        if len(set(names)) != len(names):
+            raise ValueError(f"[search.stages] expected distinct stage names, got {names}")
+        if self.stages and self.stages[0].local:
+            raise ValueError(f"[search.stages] the first stage ({names[0]!r}) cannot be local: a local "
+                             "stage starts at the best of the earlier stages")
+        for s in self.stages or ():
+            sampler = s.sampler or self.sampler
+            if s.local and sampler != "cmaes_batch":
+                raise ValueError(f"[search.stages] local stage {s.name!r} needs sampler 'cmaes_batch' "
+                                 f"(it starts a CMA-ES at the best so far), got {sampler!r}")
+        return self
+
+    def total_trials(self) -> int:
+        """Trials per cell over every stage and seed."""
+        if not self.stages:
+            return self.trials
+        return sum(s.trials * len(s.seeds) for s in self.stages)
+
 
 class ResourceSpec(_Strict):
     workers: int = Field(default=1, ge=1)
     cpus_per_worker: float = Field(default=1.0, gt=0)
     gpus_per_worker: float = Field(default=0.0, ge=0)
     address: str | None = None
+    executor: Literal["ray", "local"] = "ray"  # local: in the driver's process, no Ray
     in_flight_per_worker: int = Field(default=2, ge=1)
 
 
@@ -154,16 +209,20 @@ class JobSpec(_Strict):
             to_unit(value, units[name], key=f"model.fixed.{name}")
         return self
 
+    def model_units(self) -> dict[str, str]:
+        """Every parameter of the model -> its unit in the simulator's unit system."""
+        from spikefit import models
+
+        return models.parameter_units(self.model.name)
+
     def fixed_values(self) -> dict[str, float]:
         """Fixed parameters as floats in the simulator's unit system."""
-        from spikefit import models
-        units = models.parameter_units(self.model.name)
+        units = self.model_units()
         return {k: to_unit(v, units[k], key=f"model.fixed.{k}") for k, v in self.model.fixed.items()}
 
     def free_bounds(self) -> dict[str, tuple[float, float, bool]]:
         """Free parameters: name -> (low, high, log) in the simulator's unit system."""
-        from spikefit import models
-        units = models.parameter_units(self.model.name)
+        units = self.model_units()
         out = {}
         for name, p in self.params.items():
             spec_unit = p.unit or units[name]
@@ -252,8 +311,11 @@ def load_job(path: str | Path, **overrides: Any) -> JobSpec:
     for key, value in overrides.items():
         if value is None:
             continue
-        if key == "trials":
-            data.setdefault("search", {})["trials"] = value
+        if key == "trials":  # the budget: of the one stage, or of every stage (per seed)
+            search = data.setdefault("search", {})
+            search["trials"] = value
+            for stage in search.get("stages") or ():
+                stage["trials"] = value
         else:
             data[key] = value
     return parse_job(data, source=str(path), base_dir=path.resolve().parent)

@@ -119,7 +119,7 @@ def test_divergent_candidates_fail_and_study_finishes(tmp_path, ray_session):
 
 def test_recovers_known_adex_parameters(tmp_path, ray_session):
     """Fit a recording made by spikefit's own AdExIF: parameters within 10% of the truth."""
-    from spikefit.data.readers.parquet import write_sweep_table
+    from spikefit.results.sweep_table import write_sweep_table
 
     table = write_sweep_table(synthetic_adex_recording(), tmp_path / "synthetic.parquet")
     bounds = {"tau": ("5 ms", "60 ms", True), "tau_w": ("30 ms", "600 ms", True),
@@ -153,9 +153,9 @@ def test_resumed_job_reruns_untold_trials_once(tmp_path, ray_session):
     first, store = _run(tmp_path, spec, "resume")
     assert first.n_trials == 64
     job = parse_job({**spec, "output": str(out)}, source="t", base_dir=QUICKSTART.parent)
-    from spikefit.execution.driver import _space
+    from spikefit.execution.driver import search_space
 
-    dead = Study.create(f"{job.name}.{next(iter(store.read_best().cell))}", _space(job),
+    dead = Study.create(f"{job.name}.{next(iter(store.read_best().cell))}", search_space(job),
                         sampler="random", seed=99, output_dir=str(out))
     lost = dead.ask_batch(8)  # asked, never told: the driver "died" here
     spec["search"]["trials"] = 96

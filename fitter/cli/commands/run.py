@@ -18,14 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from spikefit.fitting import fit_job
     from spikefit.spec.jobspec import load_job
-    from spikefit.execution.driver import run_job
 
     overrides = {"output": args.output, "trials": args.trials}
     spec = load_job(args.job, **overrides)
     if args.address:
         spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"address": args.address})})
-    summary = run_job(spec, progress=not args.no_progress)
+    summary = fit_job(spec, progress=not args.no_progress).summary
     t = summary.timing
     total = max(summary.wall_s, 1e-9)
     print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "

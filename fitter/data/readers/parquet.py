@@ -18,7 +18,9 @@ column              type                  meaning
 ``source``          string                file the sweep came from
 ==================  ====================  ===================================================
 
-Write with :func:`write_sweep_table`; read with ``spikefit.data.readers.load(path)``.
+Read with ``spikefit.data.readers.load(path)``; write with
+:func:`spikefit.results.sweep_table.write_sweep_table` (``spikefit.write_sweep_table``): the
+results package is the only Parquet writer, this module only reads.
 """
 
 from __future__ import annotations
@@ -31,47 +33,12 @@ from spikefit.data.readers._common import group_cells
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
-__all__ = ["read", "write_sweep_table", "EXTENSIONS", "SCHEMA_VERSION", "COLUMNS"]
+__all__ = ["read", "EXTENSIONS", "SCHEMA_VERSION", "COLUMNS"]
 
 EXTENSIONS = (".parquet",)
 SCHEMA_VERSION = "1"
+#: The columns, in order (their types: the schema above; the writer builds the pyarrow schema).
 COLUMNS = ("cell", "sweep", "protocol", "stimulus", "repeat", "dt_ms", "current_pA", "voltage_mV", "spike_times_ms", "source")
-
-
-def _schema():
-    import pyarrow as pa
-
-    f64 = pa.list_(pa.float64())
-    return pa.schema(
-        [("cell", pa.string()), ("sweep", pa.string()), ("protocol", pa.string()), ("stimulus", pa.string()),
-         ("repeat", pa.int32()), ("dt_ms", pa.float64()), ("current_pA", f64), ("voltage_mV", f64),
-         ("spike_times_ms", f64), ("source", pa.string())],
-        metadata={"spikefit.sweep_table": SCHEMA_VERSION},
-    )
-
-
-def write_sweep_table(recording: Recording | list[Recording], path) -> Path:
-    """Write one or several recordings as a sweep table at ``path`` (atomically); returns the path."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    recs = [recording] if isinstance(recording, Recording) else list(recording)
-    rows = {c: [] for c in COLUMNS}
-    for rec in recs:
-        for s in rec:
-            for key, value in (
-                ("cell", s.cell or rec.cell), ("sweep", s.sweep_id), ("protocol", s.protocol), ("stimulus", s.stimulus),
-                ("repeat", s.repeat), ("dt_ms", s.dt_ms), ("current_pA", s.current),
-                ("voltage_mV", s.voltage), ("spike_times_ms", s.spike_times_ms if s.spikes_source != "none" else None),
-                ("source", s.source),
-            ):
-                rows[key].append(value)
-    table = pa.table(rows, schema=_schema())
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    return path
 
 
 def read(path, *, detector: SpikeDetector | None = None) -> Recording | list[Recording]:

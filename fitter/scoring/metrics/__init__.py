@@ -19,7 +19,8 @@ import jax.numpy as jnp
 
 from spikefit.scoring.metrics.coincidence import gamma_factor, intrinsic_reliability
 from spikefit.scoring.metrics.distances import isi_distance, van_rossum_distance, victor_purpura_distance
-from spikefit.scoring.metrics.spikes import prepare_spikes, raster_to_spike_steps, to_ms
+from spikefit.scoring.metrics.spikes import prepare_spikes, raster_to_spike_steps
+from spikefit.units import as_ms as to_ms
 
 __all__ = [
     "first_spike_latency_error",

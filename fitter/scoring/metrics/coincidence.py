@@ -32,7 +32,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from spikefit.scoring.metrics.spikes import NO_SPIKE, prepare_spikes, searchsorted_rows, searchsorted_shared, to_ms
+from spikefit.scoring.metrics.spikes import NO_SPIKE, prepare_spikes, searchsorted_rows, searchsorted_shared
+from spikefit.units import as_ms as to_ms
 
 __all__ = ["count_coincidences", "count_coincidences_scan", "gamma_factor", "intrinsic_reliability"]
 

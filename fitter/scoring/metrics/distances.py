@@ -11,7 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from spikefit.scoring.metrics.spikes import SpikeInput, prepare_spikes, searchsorted_rows, to_ms, to_per_ms
+from spikefit.scoring.metrics.spikes import SpikeInput, prepare_spikes, searchsorted_rows
+from spikefit.units import as_ms as to_ms, as_per_ms as to_per_ms
 
 __all__ = ["van_rossum_distance", "victor_purpura_distance", "isi_distance"]
 

@@ -5,7 +5,8 @@ Conventions (shared with ``models`` and the recordings):
 * model spikes ``spike_steps`` int32 ``[batch, sweep, K]``: step index ``i`` of each spike
   (time ``i * dt`` ms), ascending, padded with ``-1``; or a boolean raster ``[batch, sweep, time]``;
 * data spikes ``spike_steps`` int32 ``[sweep, Kd]`` (same padding) or a raster ``[sweep, time]``;
-* times, windows and ``dt`` in ms (plain floats) or saiunit Quantities (converted here).
+* times, windows and ``dt`` in ms (plain floats) or saiunit Quantities (converted by
+  :func:`spikefit.units.as_ms`).
 
 Inside the metrics a spike that is padding, or falls at or after the end of its sweep, is
 replaced by the sentinel ``NO_SPIKE`` (a large step index), which keeps every row sorted.
@@ -18,33 +19,13 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import saiunit as u
 
-__all__ = ["NO_SPIKE", "SpikeInput", "raster_to_spike_steps", "to_ms", "to_per_ms", "prepare_spikes", "searchsorted_rows",
+from spikefit.units import as_ms
+
+__all__ = ["NO_SPIKE", "SpikeInput", "raster_to_spike_steps", "prepare_spikes", "searchsorted_rows",
            "searchsorted_shared"]
 
 NO_SPIKE = 2**30  # sentinel step index of a missing spike (|difference| stays inside int32)
-
-
-def _plain(value: Any, name: str, unit, what: str, example: str) -> Any:
-    """``value`` (a float in ``unit`` or a saiunit Quantity of its dimension) as a float (array)."""
-    if isinstance(value, u.Quantity):
-        if value.dim != unit.dim:
-            raise TypeError(f"{name}: expected {what} (e.g. {example}), got {value}")
-        return value.to_decimal(unit)
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name}: expected {what} as a float or saiunit Quantity (e.g. {example}), got {value!r}")
-    return value
-
-
-def to_ms(value: Any, name: str) -> Any:
-    """A time (float ms or saiunit time Quantity) as a float (array) in ms."""
-    return _plain(value, name, u.ms, "a time in ms", "2.0 * u.ms")
-
-
-def to_per_ms(value: Any, name: str) -> Any:
-    """A rate / cost per time (float per ms or saiunit 1/time Quantity) as a float per ms."""
-    return _plain(value, name, u.kHz, "a cost per time in 1/ms", "0.1 / u.ms")
 
 
 def raster_to_spike_steps(raster: Any, max_spikes: int | None = None) -> jax.Array:
@@ -106,14 +87,14 @@ def prepare_spikes(model: Any, data: Any, dt: Any, *, duration: Any = None, mask
     ``mask`` (``[sweep, time]`` bool, True where the sweep is real: duration = count * dt),
     else from the time axis of a raster. Spikes at or after the end of a sweep are ignored.
     """
-    dt = to_ms(dt, "dt")
+    dt = as_ms(dt, "dt")
     m_steps, m_t = _steps_of(model, "model", 3)
     d_steps, d_t = _steps_of(data, "data", 2)
     n_sweeps = d_steps.shape[0]
     if m_steps.shape[1] != n_sweeps:
         raise ValueError(f"model: expected {n_sweeps} sweeps (as data), got shape {m_steps.shape}")
     if duration is not None:
-        dur = jnp.broadcast_to(jnp.asarray(to_ms(duration, "duration"), jnp.float32), (n_sweeps,))
+        dur = jnp.broadcast_to(jnp.asarray(as_ms(duration, "duration"), jnp.float32), (n_sweeps,))
     elif mask is not None:
         mask = jnp.asarray(mask, bool)
         if mask.ndim != 2 or mask.shape[0] != n_sweeps:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from spikefit.data.readers import detect_format, load
-from spikefit.data.readers.parquet import write_sweep_table
+from spikefit.results.sweep_table import write_sweep_table
 from spikefit.data.recording import RecordingError
 
 

@@ -1,0 +1,100 @@
+"""The end of a run: the chosen fit of each cell scored and written (best, traces, validation).
+
+For each cell the stages' candidates (the best trial of each study) are scored on the held-out
+segment when one was asked, the fit is chosen (:func:`spikefit.search.stages.choose`), and the
+chosen parameters are re-simulated by a worker on the training and validation sweeps: their
+scores go to ``best``, their voltage and spikes beside the recorded ones to ``traces``, and the
+per-stimulus Gamma / Gamma_int to ``validation``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikefit.scoring.validation import validation_rows
+from spikefit.search.stages import Choice, choose
+
+__all__ = ["score_holdout", "finish"]
+
+
+def score_holdout(pool, cell: str, candidates: list[Choice], space) -> None:
+    """Fill each candidate's held-out loss and scores (one batch on ``<cell>/holdout``)."""
+    x = np.array([[c.params[n] for n in space.names] for c in candidates], np.float32)
+    r = pool.result(pool.submit(f"{cell}/holdout", x))
+    loss = np.asarray(r.loss)
+    for i, c in enumerate(candidates):
+        c.holdout_loss = float(np.sum(loss[i]))
+        c.holdout_scores = {k: float(np.mean(np.asarray(v)[i])) for k, v in r.per_sweep.items()}
+
+
+def finish(spec, cells: dict, candidates: dict[str, list[Choice]], pool, store, space, *, units: dict,
+           defaults: dict, derive) -> dict:
+    """Choose, score and write each cell's fit; returns cell -> its ``best`` row.
+
+    ``units``: every model parameter's unit; ``defaults``: every parameter not fitted (the
+    model's defaults and the job's fixed values); ``derive(params)``: the free parameters
+    plus the derived ones.
+    """
+    holdout = spec.search.holdout_ms
+    best_rows, out, val_times = [], {}, {}
+    for cell, sets in cells.items():
+        if not candidates.get(cell):
+            continue
+        if holdout:
+            score_holdout(pool, cell, candidates[cell], space)
+        chosen, why = choose(candidates[cell], holdout)
+        params = dict(chosen.params)
+        x = np.array([[params[n] for n in space.names]], np.float32)
+        row = {"job": spec.name, "cell": cell, "model": spec.model.name, "trial": chosen.trial,
+               "stage": chosen.stage, "seed": chosen.seed, "chosen_by": why,
+               "free_parameters": list(space.names), **defaults, **derive(params)}
+        if holdout:
+            row["holdout_loss"] = chosen.holdout_loss
+        for set_name, key, sweeps in (("train", cell, sets.train_sweeps),
+                                      ("validation", f"{cell}/validation", sets.validation_sweeps)):
+            if not sweeps:
+                continue
+            r = pool.result(pool.submit(key, x))
+            row[f"{set_name}_loss"] = float(np.sum(np.asarray(r.loss)[0]))
+            for label, arr in r.per_sweep.items():
+                row[f"{set_name}_{label}"] = float(np.mean(np.asarray(arr)[0]))
+            V, times, _ = pool.traces(key, params)
+            if set_name == "validation":
+                val_times[cell] = times
+            store.append_traces(_trace_rows(spec, cell, chosen.trial, set_name, sweeps, V, times, sets))
+        best_rows.append(row)
+        out[cell] = row
+    if best_rows:
+        store.write_best(best_rows, units=units)
+        _write_validation(spec, cells, out, val_times, store)
+    return out
+
+
+def _write_validation(spec, cells, best: dict, val_times: dict, store) -> None:
+    same_window = (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
+        spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms) if spec.data.validation else False
+    rows = []
+    for cell in best:
+        if cell not in val_times:
+            continue
+        for r in validation_rows(cells[cell], val_times[cell], dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
+                                 same_window=same_window):
+            rows.append({"job": spec.name, "cell": cell, "model": spec.model.name, **r})
+    if rows:
+        store.write_validation(rows)
+
+
+def _trace_rows(spec, cell, trial, set_name, sweeps, V, times, sets):
+    batch = sets.train if set_name == "train" else sets.validation
+    rows = []
+    for i, sw in enumerate(sweeps):
+        n = int(batch.n_steps[i])
+        rec_v = None if batch.voltage is None else np.asarray(batch.voltage[i, :n], np.float32)
+        rec_t = batch.spike_steps[i][batch.spike_steps[i] >= 0].astype(np.float64) * batch.dt_ms
+        common = {"job": spec.name, "cell": cell, "model": spec.model.name, "sweep": str(sw.sweep_id),
+                  "set": set_name, "dt_ms": float(batch.dt_ms)}
+        rows.append({**common, "trial": None, "kind": "recorded", "V": rec_v, "spike_times_ms": rec_t})
+        sim_t = np.asarray(times[i])
+        rows.append({**common, "trial": trial, "kind": "simulated",
+                     "V": np.asarray(V[i, :n], np.float32), "spike_times_ms": sim_t[sim_t < n * batch.dt_ms]})
+    return rows
