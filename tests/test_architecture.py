@@ -395,6 +395,24 @@ TESTED_ELSEWHERE = {
     # these commands are driven through main() in the tests of what they run
     "fitter/cli/commands/report.py": "tests/results/test_report.py",
     "fitter/cli/commands/cluster.py": "tests/execution/test_submit.py",
+    # `spikefit run` of a job file is compared with spikefit.fit of the same job
+    "fitter/cli/commands/run.py": "tests/test_fitting.py",
+    # the ask/simulate/tell loop and the in-process pool run in every real fit of these tests
+    "fitter/execution/loop.py": "tests/execution/test_driver.py",
+    "fitter/execution/local.py": "tests/execution/test_finish.py",
+    # the Arrow table builders are private to the store and tested through it
+    "fitter/results/tables.py": "tests/results/test_store.py",
+    # spike-step helpers (searchsorted over padded rows) beside the coincidence factor
+    "fitter/scoring/metrics/spikes.py": "tests/scoring/metrics/test_coincidence.py",
+    # sampler names (job-spec validation), sampler building and storage: through the study
+    "fitter/search/samplers.py": "tests/search/test_study.py",
+    "fitter/search/sampler_factory.py": "tests/search/test_study.py",
+    "fitter/search/storage.py": "tests/search/test_study.py",
+    # typical parameters drive the evaluator tests and the demo's 13 models
+    "fitter/spec/defaults.py": "tests/execution/test_evaluator.py",
+    # the models' unit table, registry and errors: against brainpy.state and the unit tests
+    "models/registry.py": "tests/models/test_models.py",
+    "models/units.py": "tests/models/test_models.py",
 }
 
 

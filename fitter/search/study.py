@@ -18,11 +18,8 @@ so a resumed run does not replay the first run's candidates.
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +29,16 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.distributions import FloatDistribution
-from optuna.storages import InMemoryStorage, JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from spikefit.search.samplers import SAMPLERS, SINGLE_OBJECTIVE_ONLY as _SINGLE_OBJECTIVE_ONLY
+from spikefit.search.samplers import SAMPLERS
+from spikefit.search.sampler_factory import from_unit, make_batch_cma, make_sampler
 from spikefit.search.space import SearchSpace
+from spikefit.search.storage import count_existing_trials, make_storage
 
 __all__ = ["SAMPLERS", "Best", "Candidate", "Study", "TrialResult"]
 
 _SPACE_ATTR = "spikefit_space"
-JOURNAL_NAME = "study.journal"
 
 
 @dataclass(frozen=True)
@@ -115,16 +111,16 @@ class Study:
         dirs = _check_directions(directions)
         if quiet:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-        backend = _make_storage(storage, output_dir)
-        n_before = _count_existing_trials(backend, name) if load_if_exists else 0
+        backend = make_storage(storage, output_dir)
+        n_before = count_existing_trials(backend, name) if load_if_exists else 0
         if seed is not None and n_before:
             seed = int(np.random.SeedSequence([int(seed), n_before]).generate_state(1)[0])
         batch_cma = None
         if sampler == "cmaes_batch":
-            batch_cma = _make_batch_cma(space, sampler_options or {}, seed, len(dirs))
+            batch_cma = make_batch_cma(space, sampler_options or {}, seed, len(dirs))
             optuna_sampler = optuna.samplers.RandomSampler(seed=seed)  # only fills enqueued trials
         else:
-            optuna_sampler = _make_sampler(sampler, sampler_options or {}, seed, len(dirs))
+            optuna_sampler = make_sampler(sampler, sampler_options or {}, seed, len(dirs))
         try:
             study = optuna.create_study(
                 study_name=name,
@@ -185,7 +181,7 @@ class Study:
     def _ask_batch_cma(self, n: int) -> list[Candidate]:
         out = []
         for z in self._bcma.ask(n):
-            params = _from_unit(self.space, z)
+            params = from_unit(self.space, z)
             self._study.enqueue_trial(params, skip_if_exists=False)
             trial = self._study.ask(fixed_distributions=self._distributions)
             self._bcma.register(trial.number, z)
@@ -323,126 +319,6 @@ def _check_directions(directions: str | Sequence[str]) -> list[str]:
         if d not in ("minimize", "maximize"):
             raise ValueError(f"directions: expected 'minimize' or 'maximize', got {d!r}")
     return dirs
-
-
-def _make_storage(storage: str | None, output_dir: str | Path | None) -> Any:
-    if storage is None and output_dir is None:
-        return InMemoryStorage()
-    if storage is not None and not isinstance(storage, (str, Path)):
-        raise TypeError(f"storage must be an RDB URL or a journal file path, got {storage!r}")
-    if storage is not None and "://" in str(storage):
-        return RDBStorage(str(storage))
-    path = Path(storage) if storage is not None else Path(output_dir) / JOURNAL_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(_FlushedJournalBackend(str(path)))
-
-
-class _FlushedJournalBackend(JournalFileBackend):
-    """Optuna's journal file, flushed to the OS on every write but not fsync'ed.
-
-    Optuna fsyncs each of the ~10 journal records a trial writes (about 1 ms each here), which
-    made the journal, not the sampler, the driver's largest cost. Flushed records survive a
-    crash or kill of the driver process (they are in the OS page cache); only a power loss or
-    kernel crash can lose the last records, and a resumed study then re-runs those trials.
-    """
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        from optuna.storages.journal._file import get_lock_file
-
-        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-        with get_lock_file(self._lock):
-            with open(self._file_path, "ab") as f:
-                f.write(text.encode("utf-8"))
-                f.flush()
-
-
-def _count_existing_trials(storage: Any, name: str) -> int:
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
-        return 0
-    return len(storage.get_all_trials(study_id, deepcopy=False))
-
-
-def _make_sampler(
-    name: str, options: Mapping[str, Any], seed: int | None, n_objectives: int
-) -> optuna.samplers.BaseSampler:
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; expected one of {list(SAMPLERS)}")
-    if name in _SINGLE_OBJECTIVE_ONLY and n_objectives > 1:
-        raise ValueError(
-            f"sampler {name!r} handles one objective, got {n_objectives} directions; use "
-            "'nsga2', 'tpe', 'random', 'qmc' or 'gp' for several objectives"
-        )
-    if name == "gp" and importlib.util.find_spec("torch") is None:
-        raise ImportError(
-            "sampler 'gp' (Optuna's GPSampler) needs PyTorch; install it with "
-            "`pip install torch --index-url https://download.pytorch.org/whl/cpu` "
-            "or pick another sampler"
-        )
-    cls = {
-        "tpe": optuna.samplers.TPESampler,
-        "cmaes": optuna.samplers.CmaEsSampler,
-        "nsga2": optuna.samplers.NSGAIISampler,
-        "qmc": optuna.samplers.QMCSampler,
-        "random": optuna.samplers.RandomSampler,
-        "gp": optuna.samplers.GPSampler,
-    }[name]
-    if "seed" in options:
-        raise ValueError(f"sampler {name!r}: pass the seed as Study.create(seed=...), not as an option")
-    allowed = sorted(p for p in inspect.signature(cls).parameters if p != "seed")
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"sampler {name!r}: unknown options {unknown}; allowed: {allowed}")
-    kwargs = dict(options)
-    if name == "qmc" and seed is not None:
-        kwargs.setdefault("warn_asynchronous_seeding", False)
-    with warnings.catch_warnings():  # QMCSampler is "experimental"; choosing it is deliberate
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return cls(seed=seed, **kwargs)
-
-
-def _to_unit(space: SearchSpace, params: Mapping[str, float]) -> np.ndarray:
-    out = []
-    for p in space.params:
-        lo, hi, v = p.low, p.high, float(params[p.name])
-        if p.log:
-            lo, hi, v = math.log(lo), math.log(hi), math.log(max(v, p.low))
-        out.append((v - lo) / (hi - lo))
-    return np.clip(np.array(out), 0.0, 1.0)
-
-
-def _from_unit(space: SearchSpace, z: np.ndarray) -> dict[str, float]:
-    out = {}
-    for p, zi in zip(space.params, z):
-        if p.log:
-            v = math.exp(math.log(p.low) + float(zi) * (math.log(p.high) - math.log(p.low)))
-        else:
-            v = p.low + float(zi) * (p.high - p.low)
-        out[p.name] = min(max(v, p.low), p.high)
-    return out
-
-
-def _make_batch_cma(space: SearchSpace, options: Mapping[str, Any], seed: int | None, n_obj: int):
-    from spikefit.search.batch_cmaes import BatchCMA
-
-    if n_obj > 1:
-        raise ValueError("sampler 'cmaes_batch' handles one objective; use 'nsga2' for several")
-    allowed = {"popsize", "sigma0", "x0"}
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"sampler 'cmaes_batch': unknown options {unknown}; allowed: {sorted(allowed)}")
-    if "popsize" not in options:
-        raise ValueError("sampler 'cmaes_batch': needs option 'popsize' (the runner sets it to the batch size)")
-    mean = None
-    if options.get("x0") is not None:
-        x0 = dict(options["x0"])
-        missing = sorted(set(space.names) - set(x0))
-        if missing:
-            raise ValueError(f"sampler 'cmaes_batch' option x0: missing parameters {missing}")
-        mean = _to_unit(space, x0)
-    return BatchCMA(len(space.names), int(options["popsize"]), seed=seed,
-                    sigma0=float(options.get("sigma0", 0.25)), mean=mean)
 
 
 def _space_to_json(space: SearchSpace) -> list[dict[str, Any]]:
