@@ -8,14 +8,23 @@ import os
 __all__ = ["register"]
 
 _ADDRESS_HELP = "Ray dashboard address, e.g. http://head:8265 (default: $RAY_ADDRESS)"
+_SUBMIT_DOC = ("Run `spikefit run JOB --address auto` on a Ray cluster as a Ray job. The job's folder "
+               "(or --working-dir) is uploaded without results/, virtual environments and caches; "
+               "spikefit is pip-installed there (same version, or --wheel), never uploaded as source.")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("submit", help="submit a job to a Ray cluster (Ray Jobs API)")
-    p.add_argument("job", help="job spec (TOML) inside this repository")
+    p = sub.add_parser("submit", help="submit a job to a Ray cluster (Ray Jobs API)",
+                       description=_SUBMIT_DOC)
+    p.add_argument("job", help="job spec (TOML)")
     p.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help=_ADDRESS_HELP)
-    p.add_argument("--trials", type=int)
+    p.add_argument("--trials", type=int, help="trial budget per cell (overrides [search.trials])")
     p.add_argument("--output", help="results location seen from the cluster (e.g. s3://bucket/run)")
+    p.add_argument("--working-dir", help="folder uploaded as the job's working dir; must hold the job "
+                                         "file and its relative data paths (default: the job file's folder)")
+    p.add_argument("--wheel", help="spikefit wheel (.whl file, uploaded; or an http(s) URL) to install "
+                                   "on the cluster (default: spikefit==<this version> from the "
+                                   "cluster's image or package index)")
     p.set_defaults(func=_submit)
     for name, helptext, func in (("status", "status of a submitted job", _status),
                                  ("logs", "driver log of a submitted job", _logs),
@@ -35,7 +44,8 @@ def _address(args) -> str:
 def _submit(args) -> int:
     from spikefit.execution.submit import submit_job
 
-    print(submit_job(args.job, _address(args), trials=args.trials, output=args.output))
+    print(submit_job(args.job, _address(args), trials=args.trials, output=args.output,
+                     working_dir=args.working_dir, wheel=args.wheel))
     return 0
 
 
