@@ -398,7 +398,6 @@ TESTED_ELSEWHERE = {
     # `spikefit run` of a job file is compared with spikefit.fit of the same job
     "fitter/cli/commands/run.py": "tests/test_fitting.py",
     # the ask/simulate/tell loop and the in-process pool run in every real fit of these tests
-    "fitter/execution/loop.py": "tests/execution/test_driver.py",
     "fitter/execution/local.py": "tests/execution/test_finish.py",
     # the Arrow table builders are private to the store and tested through it
     "fitter/results/tables.py": "tests/results/test_store.py",

@@ -204,13 +204,14 @@ def test_wheel_holds_every_file_of_fitter_and_models_and_nothing_else(installed)
     assert not extra, f"the wheel holds files that are not in fitter/ or models/: {extra}"
 
 
-@wheel
-def test_wheel_is_what_the_fresh_venv_imports_and_its_requirements_hold(installed):
-    check = r"""
+#: run by the fresh environment: where spikefit comes from, and pip check's rule over the closure
+#: of spikefit's requirements (each installed, in its version range, with its extras' requirements)
+_WHERE_AND_REQUIREMENTS = r"""
 import json, importlib.metadata as md
 from packaging.requirements import Requirement
-import spikefit, spikefit.models, spikefit.examples
-problems = []
+from packaging.utils import canonicalize_name
+import spikefit, spikefit.models
+problems, seen = [], set()
 def need(text, extra=""):
     req = Requirement(text)
     if req.marker is not None and not req.marker.evaluate({"extra": extra}):
@@ -218,20 +219,28 @@ def need(text, extra=""):
     try:
         version = md.version(req.name)
     except md.PackageNotFoundError:
-        problems.append(f"{text}: not installed"); return
+        problems.append(f"{text}: not installed")
+        return
     if not req.specifier.contains(version, prereleases=True):
         problems.append(f"{text}: found {version}")
-    for e in req.extras:
+    key = (canonicalize_name(req.name), frozenset(req.extras))
+    if key not in seen:
+        seen.add(key)
         for sub in md.requires(req.name) or []:
-            need(sub, e) if "extra ==" in sub else None
+            for e in ["", *sorted(req.extras)]:
+                need(sub, e)
 dist = md.distribution("spikefit")
 for r in dist.requires or []:
     need(r)
-print(json.dumps({"problems": problems, "spikefit": spikefit.__file__, "models": spikefit.models.__file__,
-                  "dist": str(dist.locate_file("")), "version": dist.version,
-                  "entry": [e.value for e in dist.entry_points if e.name == "spikefit"]}))
+print(json.dumps({"problems": problems, "checked": len(seen), "spikefit": spikefit.__file__,
+                  "models": spikefit.models.__file__, "dist": str(dist.locate_file("")),
+                  "version": dist.version, "entry": [e.value for e in dist.entry_points if e.name == "spikefit"]}))
 """
-    proc = subprocess.run([str(installed.python), "-c", check], env=installed.env, cwd=installed.elsewhere,
+
+
+@wheel
+def test_wheel_is_what_the_fresh_venv_imports_and_its_requirements_hold(installed):
+    proc = subprocess.run([str(installed.python), "-c", _WHERE_AND_REQUIREMENTS], env=installed.env, cwd=installed.elsewhere,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
@@ -242,6 +251,7 @@ print(json.dumps({"problems": problems, "spikefit": spikefit.__file__, "models":
     assert Path(got["dist"]) == installed.site and got["version"] == spikefit.__version__
     assert installed.example.is_relative_to(installed.site)
     assert got["entry"] == ["spikefit.cli.main:main"]
+    assert got["checked"] > len(PYPROJECT["project"]["dependencies"])  # the closure, not just the list
     assert got["problems"] == [], "the wheel's requirements are not satisfied: " + "; ".join(got["problems"])
 
 

@@ -22,6 +22,7 @@ from spikefit.execution.evaluator import CellData, Evaluator
 from spikefit.execution.finish import finish
 from spikefit.execution.loop import Clock, Run, drive
 from spikefit.execution.progress import Progress
+from spikefit.execution.writer import Writer
 from spikefit.results.store import ResultStore
 from spikefit.search.space import FreeParameter, SearchSpace
 from spikefit.search.stages import Choice, plan, sampler_options, study_name
@@ -137,6 +138,7 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     clock = Clock()
     store.update_manifest(startup_s=time.perf_counter() - t_start)
     status, best, studies = "failed", {}, {}
+    writer = Writer()
     try:
         t0 = time.perf_counter()  # compile once per worker and data set, outside the accounting
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)
@@ -150,7 +152,10 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
             for stage in stages:
                 runs = _stage_runs(spec, stage, cells, candidates, space, directions, len(stages) == 1, output)
                 studies.update({(c, stage.name, s): r.study for (c, s), r in runs.items()})
-                batch_no = drive(spec, runs, pool, store, space, clock, bar, batch_no=batch_no)
+                batch_no = drive(spec, runs, pool, store, space, clock, bar, writer, batch_no=batch_no)
+                t0 = time.perf_counter()
+                writer.flush()  # every told trial recorded before the stage's best is read
+                clock.add("write", time.perf_counter() - t0)
                 for (cell, seed), run in runs.items():
                     if run.study.n_complete:
                         b = run.study.best()
@@ -166,14 +171,17 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
         status = "interrupted"
         raise
     finally:
-        wall = time.perf_counter() - t_start
-        store.update_manifest(status=status, end=_now(), wall_s=wall, timing_s=clock.t,
-                              n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
-                              chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
-                                          "why": r["chosen_by"]} for c, r in best.items()})
-        pool.shutdown()
-        if shutdown and stop is not None:
-            stop()
+        try:
+            writer.close()  # told batches still queued are written, whatever stopped the run
+        finally:
+            wall = time.perf_counter() - t_start
+            store.update_manifest(status=status, end=_now(), wall_s=wall, timing_s=clock.t,
+                                  n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
+                                  chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
+                                              "why": r["chosen_by"]} for c, r in best.items()})
+            pool.shutdown()
+            if shutdown and stop is not None:
+                stop()
     return RunSummary(output=output, status=status,
                       n_trials=sum(s.n_trials for s in studies.values()),
                       n_failed=sum(s.n_failed for s in studies.values()),

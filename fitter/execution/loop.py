@@ -16,9 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikefit.search.study import TrialResult
-
-__all__ = ["Clock", "Run", "drive", "resume"]
+__all__ = ["Clock", "Run", "drive", "resume", "told", "trial_columns"]
 
 
 class Clock:
@@ -44,13 +42,22 @@ class Run:
     budget: int
 
 
-def resume(runs: dict) -> dict:
+def resume(runs: dict, store) -> dict:
     """Trials already spent per run. A driver that died left trials asked but never told:
     they are re-asked (same parameters, new numbers; ``cmaes_batch``: failed, and the search
-    restarts its generation) so that none is lost or counted twice."""
+    restarts its generation) so that none is lost or counted twice. Trials the results table
+    has but the study lacks (the driver died between writing the two) are added to the study."""
+    table = store.read_trials() if store.has_trials() else None
     spent = {}
     for key, run in runs.items():
         study = run.study
+        if table is not None and study.sampler_name == "cmaes_batch":
+            mine = table[(table["cell"] == run.cell) & (table["stage"] == run.stage) & (table["seed"] == run.seed)]
+            if len(mine):
+                losses = mine[[c for c in mine.columns if c.startswith("loss_")] or ["loss"]].to_numpy(float)
+                study.restore(mine["trial"].to_numpy(), mine[list(study.space.names)].to_numpy(float),
+                              losses if losses.shape[1] > 1 else losses[:, 0], (mine["state"] == "FAIL").to_numpy(),
+                              mine["fail_reason"].tolist())
         if study.sampler_name == "cmaes_batch":
             redo = study.fail_pending("driver stopped before the trial was told; resumed")
         else:
@@ -59,10 +66,12 @@ def resume(runs: dict) -> dict:
     return spent
 
 
-def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, *, batch_no: int = 0) -> int:
-    """Run every study of ``runs`` (key -> :class:`Run`) to its budget; returns the last batch number
-    (batches are numbered across the stages of a run)."""
-    asked = resume(runs)
+def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, batch_no: int = 0) -> int:
+    """Run every study of ``runs`` (key -> :class:`Run`) to its budget; returns the last batch
+    number (batches are numbered across the stages of a run). Told batches are recorded by
+    ``writer`` (a :class:`~spikefit.execution.writer.Writer`): the trials-table part, then the
+    study's trials."""
+    asked = resume(runs, store)
     bar.advance(sum(min(a, runs[k].budget) for k, a in asked.items()))
     in_flight: dict = {}
     max_flight = len(pool) * spec.resources.in_flight_per_worker
@@ -75,20 +84,20 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, *, batch_no: 
             key = min(open_keys, key=asked.get)
             run = runs[key]
             t0 = time.perf_counter()
-            cands = run.study.ask_batch(min(spec.search.batch_size, run.budget - asked[key]))
+            numbers, x = run.study.ask_array(min(spec.search.batch_size, run.budget - asked[key]))
+            x = space.reflect(x)
             clock.add("ask", time.perf_counter() - t0)
-            if not cands:
+            if not len(numbers):
                 break
-            x = space.reflect(space.to_array([c.params for c in cands]))
             batch_no += 1
             ref = pool.submit(run.cell, x.astype(np.float32))
-            in_flight[ref] = (key, cands, x, batch_no, time.time())
-            asked[key] += len(cands)
+            in_flight[ref] = (key, numbers, x, batch_no, time.time())
+            asked[key] += len(numbers)
         if not in_flight:
             return batch_no
         done, _ = pool.wait(list(in_flight))
         for ref in done:
-            key, cands, x, bno, t_sent = in_flight.pop(ref)
+            key, numbers, x, bno, t_sent = in_flight.pop(ref)
             result = pool.result(ref)
             received = time.time()
             clock.add("simulate", result.sim_s)
@@ -100,45 +109,55 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, *, batch_no: 
                       + max(end - start - result.sim_s - result.score_s, 0.0))
             last_end[result.worker] = end
             run = runs[key]
-            rows, told = trial_rows(spec, run, cands, x, result, space, bno, received - t_sent)
             t0 = time.perf_counter()
-            run.study.tell_batch(told)
+            loss, failed, reasons = told(result)
+            batch = run.study.tell_array(numbers, x, loss, failed, reasons)
             clock.add("tell", time.perf_counter() - t0)
             t0 = time.perf_counter()
-            store.append_trials(rows, units=space.units)
+            cols = trial_columns(spec, run, numbers, x, result, space, bno, received - t_sent, failed)
+            writer.submit(_recorder(store, cols, space.units, run.study, batch))
             clock.add("write", time.perf_counter() - t0)
-            losses, valid = np.asarray(result.loss), np.asarray(result.valid)
+            valid = np.asarray(result.valid)
             best = None
             if valid.any():
-                best = float((losses if losses.ndim == 1 else losses.sum(axis=1))[valid].min())
-            bar.advance(len(cands), best=best)
+                best = float((loss if loss.ndim == 1 else loss.sum(axis=1))[valid].min())
+            bar.advance(len(numbers), best=best)
 
 
-def trial_rows(spec, run: Run, cands, x, result, space, batch_no: int, round_trip: float):
-    """The trials-table rows and the study's :class:`TrialResult` for one told batch."""
-    rows, told = [], []
-    loss = np.asarray(result.loss)
-    per_trial_s = round_trip / max(len(cands), 1)
-    now = dt.datetime.now(dt.timezone.utc)
-    sweeps = list(result.extra.get("sweep_ids", ()))
-    for i, cand in enumerate(cands):
-        values = loss[i].tolist() if loss.ndim == 2 else float(loss[i])
-        reason = result.reasons[i]
-        diverged = (not bool(result.valid[i])) and reason is not None and reason.startswith("diverged")
-        row = {"job": spec.name, "cell": run.cell, "model": spec.model.name, "stage": run.stage,
-               "seed": run.seed, "trial": cand.number, "batch": batch_no, "worker": result.worker,
-               "state": "FAIL" if diverged else "COMPLETE", "fail_reason": reason,
-               "duration_s": per_trial_s, "datetime": now, "sweeps": sweeps,
-               **{n: float(v) for n, v in zip(space.names, x[i])}}
-        if loss.ndim == 2:
-            row["loss"] = float(np.sum(loss[i]))
-            row.update({f"loss_{j}": float(v) for j, v in enumerate(loss[i])})
-        else:
-            row["loss"] = float(loss[i])
-        for label, arr in result.per_sweep.items():
-            row[f"per_sweep_{label}"] = [float(v) for v in np.asarray(arr)[i]]
-        rows.append(row)
-        told.append(TrialResult(cand.number, None if diverged else values,
-                                "fail" if diverged else "complete", reason,
-                                {"penalized": reason} if (reason and not diverged) else None))
-    return rows, told
+def _recorder(store, cols, units, study, batch):
+    """The writer's job for one told batch: its trials-table part first, then its trials in
+    the study (so the study never holds a trial the table lacks; resume adds the reverse)."""
+    def job():
+        store.append_trial_columns(cols, units=units)
+        study.record(batch)
+    return job
+
+
+def told(result) -> tuple[np.ndarray, np.ndarray, list]:
+    """Losses, FAIL flags (diverged candidates) and reasons of one batch."""
+    loss = np.asarray(result.loss, float)
+    reasons = list(result.reasons)
+    failed = np.array([(not bool(v)) and r is not None and r.startswith("diverged")
+                       for v, r in zip(np.asarray(result.valid).tolist(), reasons)], bool)
+    return loss, failed, reasons
+
+
+def trial_columns(spec, run: Run, numbers, x, result, space, batch_no: int, round_trip: float, failed) -> dict:
+    """The trials-table columns of one told batch (one value per trial), built as arrays."""
+    n = len(numbers)
+    loss = np.asarray(result.loss, float)
+    cols = {"job": [spec.name] * n, "cell": [run.cell] * n, "model": [spec.model.name] * n,
+            "stage": [run.stage] * n, "seed": np.full(n, run.seed, np.int64), "trial": np.asarray(numbers, np.int64),
+            "batch": np.full(n, batch_no, np.int64), "worker": [result.worker] * n,
+            "state": np.where(failed, "FAIL", "COMPLETE").tolist(), "fail_reason": list(result.reasons),
+            "duration_s": np.full(n, round_trip / max(n, 1)), "datetime": dt.datetime.now(dt.timezone.utc),
+            "sweeps": [list(result.extra.get("sweep_ids", ()))] * n,
+            **{name: np.asarray(x[:, i], float) for i, name in enumerate(space.names)}}
+    if loss.ndim == 2:
+        cols["loss"] = loss.sum(axis=1)
+        cols.update({f"loss_{j}": loss[:, j] for j in range(loss.shape[1])})
+    else:
+        cols["loss"] = loss
+    for label, arr in result.per_sweep.items():
+        cols[f"per_sweep_{label}"] = np.asarray(arr, float).reshape(n, -1)
+    return cols

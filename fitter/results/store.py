@@ -144,6 +144,31 @@ class ResultStore:
                     {"state": ("COMPLETE", "FAIL")})
         return self._append_part("trials", _tables.build_table(rows, fields, "append_trials"))
 
+    def append_trial_columns(self, columns: Mapping[str, Any], *, units: Mapping[str, str]) -> str:
+        """:meth:`append_trials` from columns (name -> one value per trial), built once per batch.
+
+        Same columns as :meth:`append_trials`; ``per_sweep_<metric>`` may be a 2-D array
+        ``[trials, sweeps]`` and ``datetime`` one timestamp for the whole batch.
+        """
+        n = len(columns["trial"])
+        if n == 0:
+            raise ValueError("append_trial_columns: got no trials; write at least one")
+        cols = dict(columns)
+        if "datetime" in cols and not isinstance(cols["datetime"], (list, tuple, np.ndarray)):
+            cols["datetime"] = [_tables.utc(cols["datetime"])] * n
+        fields = _tables.column_specs([dict.fromkeys(cols)], TRIAL_COLUMNS, units, "append_trial_columns", {
+            "loss_<i>": (lambda k: re.fullmatch(r"loss_\d+", k), (_F64, "")),
+            "per_sweep_<metric>": (lambda k: k.startswith("per_sweep_"), (pa.list_(_F64), None)),
+        }, _RESERVED)
+        states = set(np.asarray(cols.get("state", ()), dtype=object).tolist())
+        if not states <= {"COMPLETE", "FAIL"}:
+            raise ValueError(f"append_trial_columns: state must be COMPLETE or FAIL, got {sorted(map(str, states))}")
+        return self._append_part("trials", _tables.build_columns(cols, fields, n, "append_trial_columns"))
+
+    def has_trials(self) -> bool:
+        """Whether any trials part has been written."""
+        return bool(self._parts("trials"))
+
     def read_trials(self) -> pd.DataFrame:
         """All trial parts as one DataFrame (``attrs["units"]``: column -> unit)."""
         return self._read_dir("trials")

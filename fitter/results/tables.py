@@ -151,3 +151,34 @@ def conform(table: pa.Table, reference: pa.Schema, folder: str) -> pa.Table:
         else:
             arrays.append(pa.nulls(len(table), f.type))
     return pa.Table.from_arrays(arrays, schema=reference)
+
+
+def build_columns(columns: Mapping[str, Any], specs: Mapping[str, Spec], n: int, where: str) -> pa.Table:
+    """A table with exactly the ``specs`` columns from ``columns`` (name -> ``n`` values).
+
+    A list column may be given as a 2-D array ``[n, k]`` (one row of ``k`` values per row); a
+    column missing from ``columns`` is null. Built once per batch, without a Python dict per row.
+    """
+    schema = pa.schema([unit_field(name, typ, u) for name, (typ, u) in specs.items()])
+    arrays = []
+    for f in schema:
+        values = columns.get(f.name)
+        try:
+            arrays.append(pa.nulls(n, f.type) if values is None else _column(values, f.type, n))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as err:
+            raise ValueError(f"{where}: column {f.name!r} must hold {n} values of {f.type} ({err})") from None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _column(values: Any, typ: pa.DataType, n: int) -> pa.Array:
+    if pa.types.is_list(typ) and isinstance(values, np.ndarray) and values.ndim == 2:
+        if values.shape[0] != n:
+            raise ValueError(f"expected {n} rows, got {values.shape[0]}")
+        flat = pa.array(values.reshape(-1), type=typ.value_type)
+        offsets = pa.array(np.arange(0, values.size + 1, max(values.shape[1], 1) if values.size else 1,
+                                     dtype=np.int32)[: n + 1], type=pa.int32())
+        return pa.ListArray.from_arrays(offsets, flat, type=typ)
+    arr = pa.array(values, type=typ, from_pandas=False)
+    if len(arr) != n:
+        raise ValueError(f"expected {n} rows, got {len(arr)}")
+    return arr

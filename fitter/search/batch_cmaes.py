@@ -49,6 +49,20 @@ class BatchCMA:
         self._n_asked += k
         return [_mirror(self._cma.ask()) for _ in range(k)]
 
+    def ask_array(self, n: int) -> np.ndarray:
+        """:meth:`ask` as one array [k, n_params]."""
+        got = self.ask(n)
+        return np.array(got).reshape(len(got), -1) if got else np.zeros((0, self._cma.dim))
+
+    def register_many(self, numbers, z: np.ndarray) -> None:
+        for number, zi in zip(np.asarray(numbers).tolist(), np.asarray(z, float)):
+            self._pending[number] = zi
+
+    def tell_many(self, numbers, values) -> None:
+        """:meth:`tell` for a batch (``nan`` = failed)."""
+        for number, v in zip(np.asarray(numbers).tolist(), np.asarray(values, float).tolist()):
+            self.tell(number, None if v != v else v)
+
     def register(self, number: int, z: np.ndarray) -> None:
         self._pending[number] = np.asarray(z, float)
 

@@ -15,7 +15,7 @@ import optuna
 from spikefit.search.samplers import SAMPLERS, SINGLE_OBJECTIVE_ONLY
 from spikefit.search.space import SearchSpace
 
-__all__ = ["make_sampler", "make_batch_cma", "to_unit", "from_unit"]
+__all__ = ["make_sampler", "make_batch_cma", "to_unit", "from_unit", "from_unit_array"]
 
 
 def make_sampler(
@@ -75,6 +75,16 @@ def from_unit(space: SearchSpace, z: np.ndarray) -> dict[str, float]:
             v = p.low + float(zi) * (p.high - p.low)
         out[p.name] = min(max(v, p.low), p.high)
     return out
+
+
+def from_unit_array(space: SearchSpace, z: np.ndarray) -> np.ndarray:
+    """Unit-cube points [k, n] -> parameters [k, n] in the space's units (log where log)."""
+    z = np.asarray(z, float).reshape(-1, len(space.params))
+    lo, hi = np.array([p.low for p in space.params]), np.array([p.high for p in space.params])
+    log = np.array([p.log for p in space.params])
+    llo, lhi = np.log(np.where(log, lo, 1.0)), np.log(np.where(log, hi, 1.0))
+    x = np.where(log, np.exp(llo + z * (lhi - llo)), lo + z * (hi - lo))
+    return np.clip(x, lo, hi)
 
 
 def make_batch_cma(space: SearchSpace, options: Mapping[str, Any], seed: int | None, n_obj: int):

@@ -32,7 +32,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from spikefit.search.samplers import SAMPLERS
-from spikefit.search.sampler_factory import from_unit, make_batch_cma, make_sampler
+from spikefit.search._tell import check_directions, parse_result, values_tuple
+from spikefit.search.records import TrialLog, frozen_trials
+from spikefit.search.sampler_factory import from_unit, from_unit_array, make_batch_cma, make_sampler
 from spikefit.search.space import SearchSpace
 from spikefit.search.storage import count_existing_trials, make_storage
 
@@ -83,6 +85,11 @@ class Study:
         self._distributions = {
             p.name: FloatDistribution(p.low, p.high, log=p.log) for p in space.params
         }
+        self._log = None  # cmaes_batch: told trials waiting to be recorded (see records)
+        self._numbers = 0  # cmaes_batch: the next trial number to hand out
+        if batch_cma is not None:
+            self._numbers = len(study.get_trials(deepcopy=False))
+            self._log = TrialLog(study, self._numbers)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -108,7 +115,7 @@ class Study:
         """
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
-        dirs = _check_directions(directions)
+        dirs = check_directions(directions)
         if quiet:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
         backend = make_storage(storage, output_dir)
@@ -173,6 +180,76 @@ class Study:
             out.append(Candidate(trial.number, params))
         return out
 
+    def ask_array(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``n`` new trials as ``(numbers [k], params [k, n_params])`` in the space's units.
+
+        ``cmaes_batch`` hands out the rest of its generation as one array, with no Optuna call;
+        the other samplers ask Optuna trial by trial (their cost is per trial by nature).
+        """
+        if self._bcma is None:
+            cands = self.ask_batch(n)
+            return (np.array([c.number for c in cands], np.int64),
+                    self.space.to_array([c.params for c in cands]) if cands else np.zeros((0, len(self.space.names))))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"ask_array: n must be a positive int, got {n!r}")
+        z = self._bcma.ask_array(n)
+        numbers = np.arange(self._numbers, self._numbers + len(z), dtype=np.int64)
+        self._numbers += len(z)
+        self._bcma.register_many(numbers, z)
+        return numbers, from_unit_array(self.space, z)
+
+    def tell_array(self, numbers, x, values, failed, reasons=None) -> tuple | None:
+        """Tell one batch: ``values`` [k] (or [k, m]), ``failed`` [k] bool (FAIL, ``reasons`` say
+        why; a reason on a COMPLETE trial marks it penalised). Other samplers tell Optuna now and
+        return ``None``; ``cmaes_batch`` updates its search at once and returns the batch for
+        :meth:`record`, which adds it to the Optuna study later (the driver's writer thread)."""
+        numbers = np.asarray(numbers, np.int64)
+        values, failed = np.asarray(values, float), np.asarray(failed, bool)
+        if self._bcma is None:
+            self.tell_batch([TrialResult(int(k), None if failed[i] else values[i].tolist() if values.ndim == 2
+                                         else float(values[i]), "fail" if failed[i] else "complete",
+                                         reasons[i] if reasons is not None else None,
+                                         {"penalized": reasons[i]} if reasons is not None and reasons[i]
+                                         and not failed[i] else None)
+                             for i, k in enumerate(numbers.tolist())])
+            return None
+        first = values if values.ndim == 1 else values[:, 0]
+        self._bcma.tell_many(numbers, np.where(~failed & np.isfinite(first), first, np.nan))
+        reasons = list(reasons) if reasons is not None else [None] * len(numbers)
+        bad = ~np.isfinite(values.reshape(len(numbers), -1)).all(axis=1) & ~failed
+        for i in np.flatnonzero(bad):
+            reasons[i] = f"non-finite objective value(s) {np.ravel(values[i]).tolist()}"
+        return numbers, np.asarray(x, float), values, failed | bad, reasons
+
+    def record(self, told: tuple | None) -> int:
+        """Add a batch returned by :meth:`tell_array` to the Optuna study (trials in number
+        order, once the earlier ones are in); returns how many trials were added."""
+        if told is None or self._log is None:
+            return 0
+        numbers, x, values, failed, reasons = told
+        self._log.add(frozen_trials(self.space.names, self._distributions, numbers, x, values, failed, reasons),
+                      numbers)
+        return self._log.write()
+
+    def restore(self, numbers, x, values, failed, reasons) -> int:
+        """Record trials already in the results table but missing from the study (a driver
+        that died between writing the table and the study); returns how many were added."""
+        if self._log is None:
+            return 0
+        numbers = np.asarray(numbers, np.int64)
+        keep = numbers >= self._numbers
+        if not keep.any():
+            return 0
+        order = np.argsort(numbers[keep])
+        sel = lambda a: np.asarray(a)[keep][order]  # noqa: E731
+        nums = sel(numbers)
+        self._log.add(frozen_trials(self.space.names, self._distributions, nums, sel(x), sel(values),
+                                    sel(failed), list(sel(np.asarray(reasons, dtype=object)))), nums)
+        added = self._log.write()
+        self._numbers = len(self._study.get_trials(deepcopy=False))
+        self._log = TrialLog(self._study, self._numbers)
+        return added
+
     @property
     def can_ask(self) -> bool:
         """False while a ``cmaes_batch`` generation is fully asked but not yet told."""
@@ -195,7 +272,7 @@ class Study:
         (``reason`` stored as user attr ``fail_reason``). Non-finite values turn the trial into
         FAIL with a reason. Telling an unknown or already finished trial is a ``ValueError``.
         """
-        parsed = [_parse_result(r) for r in results]
+        parsed = [parse_result(r, TrialResult) for r in results]
         numbers = [r.number for r in parsed]
         twice = sorted({n for n in numbers if numbers.count(n) > 1})
         if twice:
@@ -217,7 +294,7 @@ class Study:
             )
         state, reason, values = r.state, r.reason, None
         if state == "complete":
-            values = _values_tuple(r.values, len(self._study.directions), r.number)
+            values = values_tuple(r.values, len(self._study.directions), r.number)
             if not all(math.isfinite(v) for v in values):
                 state, reason = "fail", f"non-finite objective value(s) {list(values)}"
                 values = None
@@ -311,48 +388,8 @@ class Study:
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_directions(directions: str | Sequence[str]) -> list[str]:
-    dirs = [directions] if isinstance(directions, str) else list(directions)
-    if not dirs:
-        raise ValueError("directions: expected at least one of 'minimize'/'maximize', got none")
-    for d in dirs:
-        if d not in ("minimize", "maximize"):
-            raise ValueError(f"directions: expected 'minimize' or 'maximize', got {d!r}")
-    return dirs
-
-
 def _space_to_json(space: SearchSpace) -> list[dict[str, Any]]:
     return json.loads(json.dumps([
         {"name": p.name, "low": p.low, "high": p.high, "unit": p.unit, "log": p.log}
         for p in space.params
     ]))
-
-
-def _parse_result(r: TrialResult | tuple) -> TrialResult:
-    if not isinstance(r, TrialResult):
-        if not isinstance(r, tuple) or not 1 <= len(r) <= 5:
-            raise TypeError(
-                "tell_batch: each result must be a TrialResult or a tuple "
-                f"(number, values, state, reason, user_attrs), got {r!r}"
-            )
-        r = TrialResult(*r)
-    if isinstance(r.number, bool) or not isinstance(r.number, (int, np.integer)):
-        raise TypeError(f"tell_batch: trial number must be an int, got {r.number!r}")
-    state = str(r.state).lower()
-    if state not in ("complete", "fail"):
-        raise ValueError(
-            f"tell_batch: trial {r.number}: state must be 'complete' or 'fail', got {r.state!r}"
-        )
-    return TrialResult(int(r.number), r.values, state, r.reason, r.user_attrs)
-
-
-def _values_tuple(values: Any, m: int, number: int) -> tuple[float, ...]:
-    if values is None:
-        raise ValueError(f"trial {number}: state 'complete' needs values, got None")
-    arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    if arr.size != m:
-        raise ValueError(
-            f"trial {number}: expected {m} objective value(s) (one per direction), got {arr.size}"
-        )
-    return tuple(float(v) for v in arr)
-

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from _study_checks import study_agrees_with_table
 from _synthetic import FIXED_ADEX, TRUE_ADEX, synthetic_adex_recording
 
 from spikefit.data.dataset import prepare_cells, split_holdout
@@ -118,3 +119,10 @@ def test_rerun_resumes_with_nothing_left_to_do(staged):
     assert again.status == "complete" and len(store.read_trials()) == summary.n_trials
     after = store.read_best().iloc[0]
     assert (after.stage, after.seed, after.trial) == (before.stage, before.seed, before.trial)
+
+
+def test_optuna_study_and_trials_table_agree_trial_for_trial(staged):
+    spec, _, store = staged
+    trials = store.read_trials()
+    for (stage, seed), rows in trials.groupby(["stage", "seed"]):
+        study_agrees_with_table(store.path("study.journal"), f"stages.synthetic.{stage}.{seed}", rows, FREE)
