@@ -1,89 +1,93 @@
-"""Fit throughput: trials per second and where the time goes, by batch size.
+"""Fit throughput: where the wall time of a real fit goes, and what the driver costs per trial.
 
-AdExIF on 6 sweeps x 34 s at 0.1 ms (the 2007 competition currents of stimuli 04, 05, 06, 08,
-09 and 12, repeat 0, held from 1 kHz to 0.1 ms), on the embedded Ray cluster, for batch sizes
-64 ... 4096. Each row runs ``--batches`` batches after a compile warm-up (not counted) and
-splits the wall time into sampling (ask), telling, transport, simulation, scoring and writing.
-Target: everything beyond simulation and scoring under 25% of the wall time at batch >= 1024.
+1. The real jobs as ``spikefit run`` runs them: the 2007 challenge-A job
+   (``jobs/qsnmc2007_adex.toml``: AdExIFRef, 2 x 34 s training sweeps at 1 ms, batch 128, two
+   global CMA-ES restarts and a local stage) and the quickstart; per phase: seconds and share
+   of the wall time (compile, ask, tell, transport, simulate, score, write, final; "record" is
+   the writer thread, which overlaps the simulation).
+2. The driver's cost per trial (ask + tell + write + record) at batch 128, 1024 and 8192 on
+   the challenge-A data (cmaes_batch, population = batch), a few generations each.
 
-    python bench/fit_throughput.py                     # 64,256,1024,4096
-    python bench/fit_throughput.py --sizes 64,256 --batches 2
+Medians over ``--repeats`` runs (the machine is shared). The last line is
+``challenge A job: simulate+score share <x>%``.
+
+    python bench/fit_throughput.py                         # full jobs, 3 repeats (~30 min on 2 cores)
+    python bench/fit_throughput.py --trials 1024 --repeats 1   # every stage 1024 trials per seed
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+import statistics
 import tempfile
-import time
 from pathlib import Path
 
+from spikefit import fit_job, load_job
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("SPIKEFIT_SHARED_DATA", ROOT.parent / "shared" / "data")) / "qsnmc2007" / "challengeA_training"
+PHASES = ("compile", "ask", "tell", "transport", "simulate", "score", "write", "final")
 
 
-def job(batch: int, batches: int, out: str, sampler: str) -> dict:
-    return {
-        "name": f"throughput-{batch}", "seed": 0, "output": out,
-        "data": {"path": str(DATA), "format": "text", "options": {"preset": "qsnmc2007"},
-                 "dt_ms": 0.1, "train": {"stimuli": ["04", "05", "06", "08", "09", "12"], "repeats": [0]}},
-        "model": {"name": "AdExIF", "spk_reset": "hard", "fixed": {"V_rest": -70.0},
-                  "derived": {"V_th": "V_T + 5 * delta_T"}},
-        "params": {"R": {"low": "20 MOhm", "high": "300 MOhm", "log": True},
-                   "tau": {"low": "5 ms", "high": "60 ms", "log": True},
-                   "V_reset": {"low": "-75 mV", "high": "-40 mV"},
-                   "V_T": {"low": "-60 mV", "high": "-35 mV"},
-                   "delta_T": {"low": "0.5 mV", "high": "6 mV", "log": True},
-                   "a": {"low": "0 nS", "high": "20 nS"}, "b": {"low": "0 pA", "high": "300 pA"},
-                   "tau_w": {"low": "20 ms", "high": "1000 ms", "log": True}},
-        "objective": {"metrics": [{"name": "gamma", "delta_ms": 2.0}, {"name": "spike_count", "relative": True}]},
-        "search": {"sampler": sampler, "trials": batch * batches, "batch_size": batch},
-        "resources": {"workers": 1, "cpus_per_worker": 2},
-    }
+def run(job: Path, out: Path, trials: int | None, **search) -> dict:
+    spec = load_job(job, output=str(out), trials=trials)
+    if search:
+        spec = spec.model_copy(update={"search": spec.search.model_copy(update=search)})
+    s = fit_job(spec, progress=False, shutdown=False).summary
+    return {"wall": s.wall_s, "trials": s.n_trials, **s.timing}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="64,256,1024,4096")
-    ap.add_argument("--batches", type=int, default=3)
-    ap.add_argument("--sampler", default="cmaes_batch")
-    args = ap.parse_args()
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
-    from spikefit.spec.jobspec import parse_job
-    from spikefit.execution.driver import run_job
+
+def phase_table(name: str, m: dict) -> str:
+    wall = m["wall"]
+    lines = [f"{name}: {m['trials']:.0f} trials, wall {wall:.1f} s, {m['trials'] / wall:.1f} trials/s",
+             f"  {'phase':<10} {'s':>8} {'share':>7}"]
+    for k in PHASES:
+        lines.append(f"  {k:<10} {m[k]:8.1f} {100 * m[k] / wall:6.1f}%")
+    other = wall - sum(m[k] for k in PHASES)
+    lines.append(f"  {'other':<10} {other:8.1f} {100 * other / wall:6.1f}%   (start-up, stage ends)")
+    lines.append(f"  {'record':<10} {m['record']:8.1f}          (writer thread, overlaps simulation)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=None, help="trials per stage and seed (default: the job's)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batches", default="128,1024,8192", help="batch sizes for the driver cost")
+    ap.add_argument("--generations", type=int, default=4, help="generations per batch size")
+    args = ap.parse_args(argv)
     from spikefit.execution.workers import stop_ray
 
-    keys = ("ask", "tell", "transport", "simulate", "score", "write")
-    print(f"{'batch':>6} {'trials':>7} {'wall_s':>8} {'trials/s':>9} {'neuron-steps/s':>15} "
-          + " ".join(f"{k:>9}" for k in keys) + f" {'other':>7} {'beyond sim+score':>17}")
-    steps_per_trial = 6 * 340_000
     try:
-        for batch in [int(float(x)) for x in args.sizes.split(",")]:
-            with tempfile.TemporaryDirectory() as out:
-                spec = parse_job(job(batch, args.batches, out, args.sampler), source="bench")
-                t0 = time.perf_counter()
-                s = run_job(spec, progress=False, shutdown=False)
-                t = s.timing
-                loop = max(s.wall_s - t["compile"] - t["final"] - _startup(t, s), 1e-9)
-            shares = {k: 100 * t[k] / loop for k in keys}
-            other = max(100 - sum(shares.values()), 0.0)
-            beyond = 100 - shares["simulate"] - shares["score"]
-            print(f"{batch:>6} {s.n_trials:>7} {loop:>8.1f} {s.n_trials / loop:>9.1f} "
-                  f"{s.n_trials * steps_per_trial / loop:>15.3e} "
-                  + " ".join(f"{shares[k]:>8.1f}%" for k in keys) + f" {other:>6.1f}% {beyond:>16.1f}%",
-                  flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            jobs = {"challenge A job": ROOT / "jobs/qsnmc2007_adex.toml", "quickstart": ROOT / "jobs/quickstart.toml"}
+            med = {}
+            for name, job in jobs.items():
+                runs = [run(job, tmp / f"{job.stem}-{i}", args.trials) for i in range(args.repeats)]
+                med[name] = median_of(runs)
+                print(phase_table(name, med[name]), flush=True)
+            print(f"\ndriver cost per trial (ask + tell + write + record), challenge-A data, median of {args.repeats}")
+            print(f"  {'batch':>6} {'trials':>7} {'ask us':>8} {'tell us':>8} {'write us':>9} {'record us':>10} "
+                  f"{'total us':>9} {'sim+score share':>16}")
+            for b in [int(x) for x in args.batches.split(",")]:
+                runs = [run(jobs["challenge A job"], tmp / f"b{b}-{i}", None, stages=None, holdout_ms=None,
+                            trials=b * args.generations, batch_size=b) for i in range(args.repeats)]
+                m = median_of(runs)
+                per = {k: 1e6 * m[k] / m["trials"] for k in ("ask", "tell", "write", "record")}
+                loop = m["wall"] - m["compile"] - m["final"]
+                print(f"  {b:>6} {m['trials']:>7.0f} {per['ask']:8.1f} {per['tell']:8.1f} {per['write']:9.1f} "
+                      f"{per['record']:10.1f} {sum(per.values()):9.1f} "
+                      f"{100 * (m['simulate'] + m['score']) / loop:15.1f}%", flush=True)
+            m = med["challenge A job"]
+            print(f"challenge A job: simulate+score share {100 * (m['simulate'] + m['score']) / m['wall']:.1f}%")
     finally:
         stop_ray()
-
-
-def _startup(t: dict, s) -> float:
-    """Seconds before the first ask (data loading, Ray and worker start), from the manifest."""
-    from spikefit.results.store import ResultStore
-
-    return float(ResultStore(s.output).read_manifest().get("startup_s", 0.0))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -6,19 +6,18 @@ Gif, GifRef``.  Functional path for fitting: ``Simulator`` / ``simulate`` -> ``S
 in the plain-float unit system ``UNIT_SYSTEM`` (see ``parameter_units``).
 """
 
-from ._base import EXP_ARG_MAX, Neuron
-from .exponential import AdExIF, AdExIFRef, ExpIF, ExpIFRef
-from .gif import Gif, GifRef
-from .integrate import ALIF, IF, LIF, LIFRef
-from .quadratic import AdQuaIF, AdQuaIFRef, QuaIF
-from .simulator import SimResult, Simulator, simulate
-from .registry import MODEL_NAMES, MODELS, get_model, parameter_units
-from .errors import UnitError
-from .units import UNIT_SYSTEM
+from ._lazy import lazy_exports
 
-__all__ = [
-    "IF", "LIF", "LIFRef", "ALIF", "ExpIF", "ExpIFRef", "AdExIF", "AdExIFRef",
-    "QuaIF", "AdQuaIF", "AdQuaIFRef", "Gif", "GifRef",
-    "Neuron", "EXP_ARG_MAX", "MODELS", "MODEL_NAMES", "get_model", "parameter_units",
-    "UNIT_SYSTEM", "UnitError", "Simulator", "SimResult", "simulate",
-]
+# imported on first use: ``spikefit.models.errors`` (and so every spikefit error) loads
+# without JAX and brainstate
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "._base": ("EXP_ARG_MAX", "Neuron"),
+    ".exponential": ("AdExIF", "AdExIFRef", "ExpIF", "ExpIFRef"),
+    ".gif": ("Gif", "GifRef"),
+    ".integrate": ("ALIF", "IF", "LIF", "LIFRef"),
+    ".quadratic": ("AdQuaIF", "AdQuaIFRef", "QuaIF"),
+    ".simulator": ("SimResult", "Simulator", "simulate"),
+    ".registry": ("MODEL_NAMES", "MODELS", "get_model", "parameter_units"),
+    ".errors": ("SpikefitError", "UnitError"),
+    ".units": ("UNIT_SYSTEM",),
+})

@@ -22,7 +22,10 @@ __all__ = ["Clock", "Run", "drive", "resume", "told", "trial_columns"]
 class Clock:
     """Seconds spent per phase of the run (reported in the manifest)."""
 
-    PHASES = ("compile", "ask", "tell", "transport", "simulate", "score", "write", "final")
+    #: ``write``: building a batch's trial columns and queueing them (driver thread);
+    #: ``record``: the writer thread writing them (Parquet, then the study), which overlaps
+    #: the simulation of the next batches, so it is not a share of the wall time.
+    PHASES = ("compile", "ask", "tell", "transport", "simulate", "score", "write", "final", "record")
 
     def __init__(self):
         self.t = {k: 0.0 for k in self.PHASES}
@@ -115,7 +118,7 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
             clock.add("tell", time.perf_counter() - t0)
             t0 = time.perf_counter()
             cols = trial_columns(spec, run, numbers, x, result, space, bno, received - t_sent, failed)
-            writer.submit(_recorder(store, cols, space.units, run.study, batch))
+            writer.submit(_recorder(store, cols, space.units, run.study, batch, clock))
             clock.add("write", time.perf_counter() - t0)
             valid = np.asarray(result.valid)
             best = None
@@ -124,12 +127,14 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
             bar.advance(len(numbers), best=best)
 
 
-def _recorder(store, cols, units, study, batch):
+def _recorder(store, cols, units, study, batch, clock: Clock):
     """The writer's job for one told batch: its trials-table part first, then its trials in
     the study (so the study never holds a trial the table lacks; resume adds the reverse)."""
     def job():
+        t0 = time.perf_counter()
         store.append_trial_columns(cols, units=units)
         study.record(batch)
+        clock.add("record", time.perf_counter() - t0)
     return job
 
 

@@ -30,7 +30,8 @@ def _main(args: argparse.Namespace) -> int:
     total = max(summary.wall_s, 1e-9)
     print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "
           f"-> {summary.output}")
-    print("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in t.items()))
+    print("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in t.items() if k != "record")
+          + f"; recorded in the background: {t.get('record', 0.0):.1f} s")
     from spikefit.cli.commands.results import print_summary
 
     print_summary(summary.output)
