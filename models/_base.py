@@ -283,10 +283,16 @@ def apply_refractory(reset: dict, candidate: dict, t, last_spike_time, tau_ref, 
     refr = (t - last_spike_time) < tau_ref
     new = {k: jnp.where(refr, reset[k], candidate[k]) for k in candidate}
     th = new["V_th"] if V_th is None else V_th  # None: threshold is a state (GifRef)
-    spiked = new["V"] >= th
-    new["last_spike_time"] = jnp.where(spiked, t, last_spike_time)
-    new["refractory"] = jnp.logical_or(refr, spiked)
+    new["last_spike_time"] = record_spike_time(new["V"], th, t, last_spike_time)
+    new["refractory"] = jnp.logical_or(refr, new["V"] >= th)
     return new
+
+
+def record_spike_time(V, V_th, t, last_spike_time):
+    """The refractory models' spike record: ``t`` where the new ``V >= V_th``, else unchanged.
+    (The simulator applies it to the new state on its own, so that its kernel shares nothing
+    with the state update.)"""
+    return jnp.where(V >= V_th, t, last_spike_time)
 
 
 # -- pieces shared by the exponential and quadratic families -------------------------------

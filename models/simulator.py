@@ -20,19 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._simloop import CHUNK, V_RUNAWAY, build_run
 from .registry import get_model
 from .units import to_plain
 
 __all__ = ["Simulator", "SimResult", "simulate"]
-
-#: |V| (mV) beyond which a post-reset membrane potential counts as a runaway.
-V_RUNAWAY = 1e4
-
-#: Steps per chunk: spikes of a chunk are packed in one uint32 word per neuron (bits 0 to
-#: CHUNK - 1, the runaway flag in bit CHUNK) and compacted into ``spike_steps`` once per
-#: chunk (one scatter per spike rank, not per step).
-CHUNK = 31
-
 
 class SimResult(NamedTuple):
     """Output of ``Simulator``: spike steps ``[P, S, K]`` (ascending, padded with -1),
@@ -69,157 +61,16 @@ def default_unroll(backend: str, model=None) -> int:
 @functools.lru_cache(maxsize=256)
 def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend):
     """One jitted function per static configuration; JAX caches it per input shape."""
-    cls = get_model(model_name)
-    fixed = dict(fixed_items)
-    init = dict(init_items)
     key = (model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend)
-    dtype = jnp.dtype(dtype_name)
-    cpu = backend == "cpu"
-    # loop layout (see ``run``); on accelerators XLA fuses multi-output steps by itself
-    packed = cpu and cls.sim_packed
-    split = cpu and cls.sim_split_runaway
-    dense = not cpu
 
-    def run(free_vals, current):
+    def traced():
         _TRACES[key] = _TRACES.get(key, 0) + 1
-        P = free_vals[free[0]].shape[0] if free else 1
-        S, T = current.shape
-        # fixed values as dtype constants (no float64 promotion, trace-time constant folding)
-        p = {k: np.asarray(v, dtype) for k, v in fixed.items()}
-        # flat [P*S] layout (index p*S + s): contiguous, vectorises better than [P, S] with small S
-        p.update({k: jnp.repeat(jnp.asarray(free_vals[k], dtype), S) for k in free})
-        dt_ = np.asarray(dt, dtype)
-        c = cls.sim_prepare(p, dt_)
-        state = {k: jnp.full((P * S,), np.asarray(v, dtype)) for k, v in init.items()}
-        names = tuple(k for k in cls.state_units if k in state) + tuple(k for k in state if k not in cls.state_units)
-        K = max_spikes
-        buf = jnp.full((P * S, K), -1, jnp.int32)
-        n = jnp.zeros((P * S,), jnp.int32)
-        bad = jnp.zeros((P * S,), bool)
-        rows = jnp.arange(P * S, dtype=jnp.int32)
-        one, zero = np.asarray(1, dtype), np.asarray(0, dtype)
 
-        # The step loop.  Each step reads only the carried state (the spike of a state is
-        # recomputed from it, one cheap test) and writes the new state; a second small kernel
-        # sets the step's spike bit in a per-chunk word from the new state alone.  XLA:CPU has
-        # no multi-output fusion, so every carried array is its own kernel and intermediates
-        # shared between two outputs are materialised or recomputed.  ``packed`` (models with
-        # expensive steps, ``sim_packed``): the state variables two by two in complex numbers
-        # (real, imag), so one kernel writes the whole new state and computes each exp once;
-        # an optimisation barrier keeps XLA from folding ``real(complex(a, b))`` back into
-        # ``a`` (which would split the step again).
-        def pack(s):
-            if not packed:
-                return s
-            out = [jax.lax.complex(s[a], s[b]) for a, b in zip(names[0::2], names[1::2])]
-            if len(names) % 2:
-                out.append(s[names[-1]])
-            return jax.lax.optimization_barrier(tuple(out))
-
-        def unpack(ps):
-            if not packed:
-                return ps
-            s = {}
-            for a, b, z in zip(names[0::2], names[1::2], ps):
-                s[a], s[b] = jnp.real(z), jnp.imag(z)
-            if len(names) % 2:
-                s[names[-1]] = ps[-1]
-            return s
-
-        def runaway(s, fired, t):
-            """``|V|`` after the reset of a step that starts from ``s`` is a runaway (only the
-            reset part of ``sim_step`` survives dead-code elimination)."""
-            _, v_post = cls.sim_step(s, c, jnp.zeros_like(s["V"]), t, jnp.where(fired, one, zero), hard)
-            return ~(jnp.abs(v_post) <= V_RUNAWAY)
-
-        def chunk(carry, ii, II):
-            """``len(ii)`` (<= CHUNK) steps; spike bit of step ``j`` in bit ``j`` of a word (the
-            runaway flag in bit ``CHUNK`` unless ``split``), compacted into ``buf`` after."""
-            ps, n, buf, bad = carry
-            # The runaway test at step i is the one of step i + 1's post-reset V (from the new
-            # state, so the bookkeeping kernel reads only the step's output); none after the
-            # last step: its flag is shifted by 32 bits, which XLA defines as 0.
-            rsh = jnp.where(ii + 1 < T, CHUNK, 32).astype(jnp.uint32)
-
-            def inner(c2, x2):
-                ps, word = c2
-                j, i, I, r = x2
-                s = unpack(ps)
-                t = i.astype(dtype) * dt_ if cls.has_refractory else None
-                sp = jnp.where(cls.fires(s, c), one, zero)  # spike of ``s`` (end of the previous step)
-                new, _ = cls.sim_step(s, c, jnp.tile(I, P), t, sp, hard)
-                ps = pack({k: new[k] for k in names})
-                s = unpack(ps)
-                fired = cls.fires(s, c)
-                t1 = (i + 1).astype(dtype) * dt_ if cls.has_refractory else None
-                if split:  # the runaway flags in their own (small) kernel
-                    word, wb = word
-                    word = (word | (fired.astype(jnp.uint32) << j), wb | (runaway(s, fired, t1) & (r < 32)))
-                else:
-                    word = word | (fired.astype(jnp.uint32) << j) | (runaway(s, fired, t1).astype(jnp.uint32) << r)
-                return (ps, word), (s["V"] if record_v else None)
-
-            js = jnp.arange(len(ii), dtype=jnp.uint32)
-            w0 = jnp.zeros((P * S,), jnp.uint32)
-            w0 = (w0, jnp.zeros((P * S,), bool)) if split else w0
-            (ps, word), Vs = jax.lax.scan(inner, (ps, w0), (js, ii, II, rsh), unroll=min(unroll, len(ii)))
-            if split:
-                word, wb = word
-                bad = bad | wb
-            else:
-                bad = bad | (word >> CHUNK != 0)
-                word = word & jnp.uint32((1 << CHUNK) - 1)
-
-            if dense:
-                # all bits at once, no data-dependent loop (on GPU each while-loop iteration
-                # is a host round trip): bit j goes to slot n + (number of set bits below j)
-                L = len(ii)
-                jj = jnp.arange(L, dtype=jnp.uint32)
-                bits = (word[:, None] >> jj) & jnp.uint32(1)
-                below = jax.lax.population_count(word[:, None] & ((jnp.uint32(1) << jj) - jnp.uint32(1)))
-                slot = jnp.where(bits != 0, n[:, None] + below.astype(jnp.int32), K)  # >= K: dropped
-                buf = buf.at[rows[:, None], slot].set(jnp.broadcast_to(ii, (P * S, L)), mode="drop",
-                                                      unique_indices=True)
-                n = n + jax.lax.population_count(word).astype(jnp.int32)
-            else:
-                # one scatter per spike rank (lowest set bit first), as many as the busiest neuron needs
-                def extract(c3):
-                    word, n, buf = c3
-                    has = word != 0
-                    low = word & (~word + jnp.uint32(1))
-                    pos = (31 - jax.lax.clz(low)).astype(jnp.int32)
-                    slot = jnp.where(has, n, K)  # K is out of range: dropped (still counted in n)
-                    buf = buf.at[rows, slot].set(ii[0] + pos, mode="drop", unique_indices=True)
-                    return word & (word - jnp.uint32(1)), n + has.astype(jnp.int32), buf
-
-                _, n, buf = jax.lax.while_loop(lambda c3: jnp.any(c3[0] != 0), extract, (word, n, buf))
-            return (ps, n, buf, bad), Vs
-
-        steps = jnp.arange(T, dtype=jnp.int32)
-        cur = jnp.asarray(current, dtype).T
-        n_chunks, rem = divmod(T, CHUNK)
-        if T:  # runaway test of step 0 (the loop tests step i + 1 at step i)
-            t0 = np.asarray(0, dtype) if cls.has_refractory else None
-            bad = runaway(state, jnp.broadcast_to(cls.fires(state, c), (P * S,)), t0)
-        carry = (pack(state), n, buf, bad)
-        outs = []
-        if n_chunks:
-            xs = (steps[: n_chunks * CHUNK].reshape(n_chunks, CHUNK), cur[: n_chunks * CHUNK].reshape(n_chunks, CHUNK, S))
-            carry, Vc = jax.lax.scan(lambda cr, x: chunk(cr, *x), carry, xs)
-            outs.append(None if Vc is None else Vc.reshape(n_chunks * CHUNK, P * S))
-        if rem:
-            carry, Vr = chunk(carry, steps[n_chunks * CHUNK:], cur[n_chunks * CHUNK:])
-            outs.append(Vr)
-        ps, n, buf, bad = carry
-        s = unpack(ps)
-        Vs = jnp.concatenate(outs) if record_v else None
-        for v in s.values():
-            bad = bad | ~jnp.isfinite(v)
-        V = None if Vs is None else jnp.transpose(Vs.reshape(T, P, S), (1, 2, 0))
-        n = n.reshape(P, S)
-        return SimResult(buf.reshape(P, S, K), n, n > K, bad.reshape(P, S).any(axis=1), V)
-
-    return jax.jit(run, compiler_options=CPU_COMPILER_OPTIONS if cpu else None)
+    run = build_run(get_model(model_name), free, dict(fixed_items), dict(init_items), dt, hard, max_spikes,
+                    record_v, unroll, dtype_name, backend, on_trace=traced)
+    cpu = backend == "cpu"
+    return jax.jit(lambda free_vals, current: SimResult(*run(free_vals, current)),
+                   compiler_options=CPU_COMPILER_OPTIONS if cpu else None)
 
 
 class Simulator:

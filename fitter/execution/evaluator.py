@@ -13,7 +13,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CellData", "Evaluator", "BatchResult"]
+__all__ = ["CellData", "Evaluator", "BatchResult", "use_compile_cache"]
+
+
+def use_compile_cache() -> str | None:
+    """Keep compiled simulations on disk between runs (JAX's persistent compilation cache).
+
+    A resumed job, a rerun or a second job of the same shape then skips XLA compilation.
+    Folder: ``$SPIKEFIT_COMPILE_CACHE`` (empty: off), default ``~/.cache/spikefit/xla``.
+    """
+    import os
+
+    folder = os.environ.get("SPIKEFIT_COMPILE_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "spikefit", "xla"))
+    if not folder:
+        return None
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:  # read-only home: compile every time
+            return None
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    return jax.config.jax_compilation_cache_dir
 
 
 @dataclass(frozen=True)
@@ -81,6 +104,7 @@ class Evaluator:
                  init: dict[str, float] | None = None):
         from spikefit.scoring.objective import Objective
 
+        use_compile_cache()
         self.model = model
         self.free = tuple(free)
         self.fixed = dict(fixed)

@@ -34,6 +34,37 @@ BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "fitter" / "examples" / "bbp_l5pc_A2_IDrest"
 
 
+#: a small fit (a leaky integrate-and-fire model, no validation set): seconds, not minutes
+FIT = """
+name = "fit"
+seed = 1
+
+[data]
+path = "DATA"
+format = "ibw"
+ljp_mV = 14.0
+train = { repeats = [0] }
+
+[model]
+name = "LIF"
+fixed = { V_rest = "-70 mV" }
+
+[params]
+R       = { low = "20 MOhm", high = "300 MOhm", log = true }
+tau     = { low = "5 ms",    high = "60 ms",    log = true }
+V_th    = { low = "-60 mV",  high = "-35 mV" }
+V_reset = { low = "-75 mV",  high = "-40 mV" }
+
+[search]
+sampler = "cmaes_batch"
+batch_size = 32
+
+[resources]
+workers = 1
+cpus_per_worker = 1
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,10 +143,7 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     shutil.copytree(EXAMPLE, root / "data" / EXAMPLE.name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "jobs").mkdir()
-    quickstart = (REPO / "jobs" / "quickstart.toml").read_text()
-    assert '"../fitter/examples/bbp_l5pc_A2_IDrest"' in quickstart
-    (root / "jobs" / "fit.toml").write_text(
-        quickstart.replace('"../fitter/examples/bbp_l5pc_A2_IDrest"', f'"../data/{EXAMPLE.name}"'))
+    (root / "jobs" / "fit.toml").write_text(FIT.replace("DATA", f"../data/{EXAMPLE.name}"))
     for junk in ("results/old/trials.parquet", ".venv/bin/python", "jobs/__pycache__/x.pyc"):
         (root / junk).parent.mkdir(parents=True, exist_ok=True)
         (root / junk).write_text("not for the cluster")

@@ -1,0 +1,252 @@
+"""The time loop of ``models.simulator``: layout, per-step kernels and spike compaction.
+
+Layout.  The ``P`` candidates x ``S`` sweeps of a call are one 2-D state of ``N = P * S``
+neurons, laid out sweep-major ``[S, P]`` when ``P >= S`` (else ``[P, S]``): the long axis is
+the minor (contiguous) one, so every per-step kernel is a plain vector loop over it, the
+per-candidate parameters broadcast along it and the step's current (one value per sweep) is
+a broadcast along the other axis; nothing is gathered or tiled per step.
+
+Per step (XLA:CPU has no multi-output fusion: each array written in a step is its own
+kernel, and an expensive intermediate shared by two of them is materialised in a third):
+
+* the state kernel.  Its spike input (the spike of the state it starts from) is read from
+  the step's spike bit, which the previous step wrote, so it never re-evaluates the spike
+  test (a division for some parameter sets).  ``sim_packed`` models carry their state two
+  variables per complex number, so one kernel writes the whole state; an optimisation
+  barrier keeps XLA from folding ``real(complex(a, b))`` back into ``a``;
+* ``last_spike_time`` of the refractory models, from the *new* state
+  (``_base.record_spike_time``, the rule ``apply_refractory`` applies), so it shares nothing
+  with the state kernel;
+* the bookkeeping kernel: the spike bit of step ``j`` goes to bit ``j`` of a per-chunk
+  word (``CHUNK`` = 31 steps), the runaway flag to bit 31.
+
+Per chunk the words are compacted into the spike buffer ``[P * S, K]`` (row ``p * S + s``,
+the result's layout): one scatter per spike rank, as many as the busiest neuron of the
+chunk needs that has not yet filled its buffer (an overflowed neuron only counts).  Each
+scatter writes where neurons spike and skips the others, so the cost follows the spikes,
+not ``K``.  Accelerators instead scatter all bits of a chunk at once (no data-dependent loop).
+The voltage, when recorded, is written chunk by chunk into a ``[P, S, T]`` buffer.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._base import record_spike_time
+
+__all__ = ["CHUNK", "V_RUNAWAY", "build_run"]
+
+#: |V| (mV) beyond which a post-reset membrane potential counts as a runaway.
+V_RUNAWAY = 1e4
+
+#: Steps per chunk: spikes of a chunk are packed in one uint32 word per neuron (bits 0 to
+#: CHUNK - 1, the runaway flag in bit CHUNK) and compacted into the spike buffer per chunk.
+CHUNK = 31
+
+_U1 = np.uint32(1)
+
+
+import os
+LAYOUT = os.environ.get("SF_LAYOUT", "2d")
+
+
+class _Layout:
+    """Where candidate ``p`` and sweep ``s`` sit in the 2-D state."""
+
+    def __init__(self, P, S):
+        self.P, self.S = P, S
+        self.flat = LAYOUT == "flat"
+        self.sweep_major = P >= S and not self.flat
+        self.shape = (1, P * S) if self.flat else (S, P) if self.sweep_major else (P, S)
+
+    def per_candidate(self, x):  # [P] -> broadcasts against the state
+        if self.flat:
+            return jnp.repeat(x, self.S)[None, :]
+        return x[None, :] if self.sweep_major else x[:, None]
+
+    def chunk_current(self, II):  # [L, S] -> per-step rows broadcasting against the state
+        if self.flat:
+            L = II.shape[0]
+            return jnp.broadcast_to(II[:, None, :], (L, self.P, self.S)).reshape(L, 1, self.P * self.S)
+        return II[:, :, None] if self.sweep_major else II[:, None, :]
+
+    def to_ps(self, x):  # state-shaped [.., ...] -> [P, S, ...]
+        if self.flat:
+            return x.reshape(self.P, self.S, *x.shape[2:])
+        return jnp.swapaxes(x, 0, 1) if self.sweep_major else x
+
+    def rows(self):  # spike-buffer row (p * S + s) of each state element
+        r = jnp.arange(self.P * self.S, dtype=jnp.int32).reshape(self.P, self.S)
+        if self.flat:
+            return r.reshape(1, -1)
+        return r.T if self.sweep_major else r
+
+    def v_block(self, Vs):  # [L, *shape] -> [P, S, L]
+        if self.flat:
+            return jnp.transpose(Vs.reshape(Vs.shape[0], self.P, self.S), (1, 2, 0))
+        return jnp.transpose(Vs, (2, 1, 0) if self.sweep_major else (1, 2, 0))
+
+
+def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, backend, on_trace=None):
+    """The (unjitted) simulation function ``run(free_vals, current) -> (spike_steps [P, S, K],
+    n_spikes [P, S], overflow [P, S], diverged [P], V [P, S, T] or None)`` of one configuration."""
+    dtype = jnp.dtype(dtype)
+    cpu = backend == "cpu"
+    packed = cpu and cls.sim_packed
+    split = cpu and cls.sim_split_runaway
+    dense = not cpu
+    refr = cls.has_refractory
+    lst = "last_spike_time"
+    one, zero = np.asarray(1, dtype), np.asarray(0, dtype)
+    dt_ = np.asarray(dt, dtype)
+
+    def run(free_vals, current):
+        if on_trace is not None:
+            on_trace()
+        P = free_vals[free[0]].shape[0] if free else 1
+        S, T = current.shape
+        lay = _Layout(P, S)
+        N = P * S
+        p = {k: np.asarray(v, dtype) for k, v in fixed.items()}  # trace-time constants
+        p.update({k: lay.per_candidate(jnp.asarray(free_vals[k], dtype)) for k in free})
+        c = cls.sim_prepare(p, dt_)
+        state = {k: jnp.full(lay.shape, np.asarray(v, dtype)) for k, v in init.items()}
+        names = tuple(k for k in cls.state_units if k in state)  # integrated by the state kernel
+        th_state = "V_th" in cls.state_units  # GifRef: the refractory threshold is a state
+        rows = lay.rows()
+
+        def pack(s):
+            if not packed:  # the barrier keeps last_spike_time's kernel from recomputing the state
+                out = tuple(s[k] for k in names)
+                return jax.lax.optimization_barrier(out) if refr else out
+            out = [jax.lax.complex(s[a], s[b]) for a, b in zip(names[0::2], names[1::2])]
+            if len(names) % 2:
+                out.append(s[names[-1]])
+            return jax.lax.optimization_barrier(tuple(out))
+
+        def unpack(ps):
+            if not packed:
+                return dict(zip(names, ps))
+            s = {}
+            for a, b, z in zip(names[0::2], names[1::2], ps):
+                s[a], s[b] = jnp.real(z), jnp.imag(z)
+            if len(names) % 2:
+                s[names[-1]] = ps[-1]
+            return s
+
+        def runaway(s, fired, t):
+            """``|V|`` after the reset of a step that starts from ``s`` is a runaway (only the
+            reset part of ``sim_step`` survives dead-code elimination)."""
+            _, v_post = cls.sim_step(s, c, jnp.zeros_like(s["V"]), t, jnp.where(fired, one, zero), hard)
+            return ~(jnp.abs(v_post) <= V_RUNAWAY)
+
+        def step_time(i):
+            return i.astype(dtype) * dt_ if refr else None
+
+        def chunk(carry, ii, II):
+            """``len(ii)`` (<= CHUNK) steps, then the chunk's spikes into the buffer."""
+            (ps, ls), prev, n, buf, bad, Vbuf = carry
+            L = len(ii)
+            # the runaway test at step i is that of step i + 1's post-reset V (from the new
+            # state); none after the last step: its flag is shifted by 32 bits, which XLA defines as 0
+            rsh = jnp.where(ii + 1 < T, CHUNK, 32).astype(jnp.uint32)
+
+            def inner(c2, x2):
+                (ps, ls), word = c2
+                j, i, I, r = x2
+                s = unpack(ps)
+                if refr:
+                    s[lst] = ls
+                bits = word[0] if split else word
+                # spike of ``s``: bit j - 1 of this chunk's word, or the previous chunk's last
+                spiked = jnp.where(j == 0, prev, bits >> (j - _U1)) & _U1
+                t = step_time(i)
+                new, _ = cls.sim_step(s, c, I, t, jnp.where(spiked != 0, one, zero), hard)
+                ps = pack(new)
+                s = unpack(ps)
+                if refr:
+                    ls = record_spike_time(s["V"], s["V_th"] if th_state else c["V_th"], t, ls)
+                    s[lst] = ls
+                fired = cls.fires(s, c)
+                t1 = step_time(i + 1)
+                if split:  # the runaway flags in their own (small) kernel
+                    word = (word[0] | (fired.astype(jnp.uint32) << j), word[1] | (runaway(s, fired, t1) & (r < 32)))
+                elif os.environ.get("SF_NORUN"):
+                    word = word | (fired.astype(jnp.uint32) << j)
+                else:
+                    word = word | (fired.astype(jnp.uint32) << j) | (runaway(s, fired, t1).astype(jnp.uint32) << r)
+                return ((ps, ls), word), (s["V"] if record_v else None)
+
+            js = jnp.arange(L, dtype=jnp.uint32)
+            w0 = jnp.zeros(lay.shape, jnp.uint32)
+            w0 = (w0, jnp.zeros(lay.shape, bool)) if split else w0
+            ((ps, ls), word), Vs = jax.lax.scan(inner, ((ps, ls), w0), (js, ii, lay.chunk_current(II), rsh),
+                                                unroll=min(unroll, L))
+            if split:
+                word, wb = word
+                bad = bad | wb
+            else:
+                bad = bad | (word >> CHUNK != 0)
+                word = word & np.uint32((1 << CHUNK) - 1)
+            prev = (word >> np.uint32(L - 1)) & _U1
+            cnt = jax.lax.population_count(word).astype(jnp.int32)
+            if not os.environ.get("SF_NOCOMP"):
+                buf = (_compact_dense if dense else _compact_ranks)(buf, word, n, ii[0], rows, K, L)
+            if record_v:
+                Vbuf = jax.lax.dynamic_update_slice(Vbuf, lay.v_block(Vs), (0, 0, ii[0]))
+            return ((ps, ls), prev, n + cnt, buf, bad, Vbuf), None
+
+        steps = jnp.arange(T, dtype=jnp.int32)
+        cur = jnp.asarray(current, dtype).T
+        n_chunks, rem = divmod(T, CHUNK)
+        fired0 = jnp.broadcast_to(cls.fires(state, c), lay.shape)
+        bad = runaway(state, fired0, np.asarray(0, dtype) if refr else None) if T else jnp.zeros(lay.shape, bool)
+        carry = ((pack(state), state[lst] if refr else None), fired0.astype(jnp.uint32),
+                 jnp.zeros(lay.shape, jnp.int32), jnp.full((N, K), -1, jnp.int32), bad,
+                 jnp.zeros((P, S, T), dtype) if record_v else None)
+        if n_chunks:
+            xs = (steps[: n_chunks * CHUNK].reshape(n_chunks, CHUNK),
+                  cur[: n_chunks * CHUNK].reshape(n_chunks, CHUNK, S))
+            carry, _ = jax.lax.scan(lambda cr, x: chunk(cr, *x), carry, xs)
+        if rem:
+            carry, _ = chunk(carry, steps[n_chunks * CHUNK:], cur[n_chunks * CHUNK:])
+        (ps, ls), _, n, buf, bad, Vbuf = carry
+        s = unpack(ps)
+        if refr:
+            s[lst] = ls
+        for v in s.values():
+            bad = bad | ~jnp.isfinite(v)
+        n = lay.to_ps(n)
+        return buf.reshape(P, S, K), n, n > K, lay.to_ps(bad).any(axis=1), Vbuf
+
+    return run
+
+
+def _compact_ranks(buf, word, n, i0, rows, K, L):
+    """Spike bits of a chunk -> ``buf``: scatter r writes each neuron's r-th spike of the chunk
+    (lowest set bit first) at slot ``n + r``; neurons with nothing to write are skipped."""
+    word = jnp.where(n < K, word, np.uint32(0))  # a full buffer takes no more spikes
+    R = jnp.max(jax.lax.population_count(word)).astype(jnp.int32)
+
+    def rank(r, c3):
+        w, buf = c3
+        pos = (31 - jax.lax.clz(w & (~w + _U1))).astype(jnp.int32)  # lowest set bit
+        slot = jnp.where(w != 0, n + r, K)  # K is out of range: dropped
+        buf = buf.at[rows, slot].set(i0 + pos, mode="drop", unique_indices=True)
+        return w & (w - _U1), buf
+
+    _, buf = jax.lax.fori_loop(0, R, rank, (word, buf))
+    return buf
+
+
+def _compact_dense(buf, word, n, i0, rows, K, L):
+    """All bits of a chunk at once, no data-dependent loop (on GPU each while-loop iteration
+    is a host round trip): bit j goes to slot ``n`` + (number of set bits below j)."""
+    jj = jnp.arange(L, dtype=jnp.uint32)
+    w = word[..., None]
+    below = jax.lax.population_count(w & ((_U1 << jj) - _U1)).astype(jnp.int32)
+    slot = jnp.where((w >> jj) & _U1 != 0, n[..., None] + below, K)  # >= K: dropped
+    steps = jnp.broadcast_to(i0 + jnp.arange(L, dtype=jnp.int32), slot.shape)
+    return buf.at[rows[..., None], slot].set(steps, mode="drop", unique_indices=True)
