@@ -45,12 +45,16 @@ class FitResult:
 
 
 def fit_job(spec, *, recordings=None, executor: str | None = None, progress: bool = True,
-            shutdown: bool = True) -> FitResult:
-    """Run a parsed job spec (:class:`~spikefit.spec.jobspec.JobSpec`) and read its results back."""
+            shutdown: bool = True, overwrite: bool = False) -> FitResult:
+    """Run a parsed job spec (:class:`~spikefit.spec.jobspec.JobSpec`) and read its results back.
+
+    Running it again on the same output resumes it; ``overwrite`` replaces another job's
+    results in the output folder instead of refusing."""
     from spikefit.execution.driver import run_job
     from spikefit.results.store import ResultStore
 
-    summary = run_job(spec, progress=progress, shutdown=shutdown, recordings=recordings, executor=executor)
+    summary = run_job(spec, progress=progress, shutdown=shutdown, recordings=recordings, executor=executor,
+                      overwrite=overwrite)
     store = ResultStore(summary.output)
     best = store.read_best() if summary.best else None
     return FitResult(output=summary.output, status=summary.status, trials=store.read_trials(), best=best,
@@ -90,7 +94,7 @@ def fit(recordings, model: str, params: dict, *, objective: dict | None = None, 
         fixed: dict | None = None, derived: dict | None = None, spk_reset: str = "hard",
         max_rate_hz: float = 200.0, data: dict | None = None, name: str = "fit", output: str | None = None,
         seed: int = 0, executor: str = "local", address: str | None = None, resources: dict | None = None,
-        progress: bool = True) -> FitResult:
+        progress: bool = True, overwrite: bool = False) -> FitResult:
     """Fit ``model`` to ``recordings`` and write the results folder (default ``results/<name>``).
 
     ``recordings``: a :class:`~spikefit.data.recording.Recording`, a list of them, or file /
@@ -125,4 +129,4 @@ def fit(recordings, model: str, params: dict, *, objective: dict | None = None, 
     if address is not None:
         job["resources"]["address"] = address
     spec = parse_job(job, source="spikefit.fit", base_dir=Path.cwd())
-    return fit_job(spec, recordings=objects, progress=progress)
+    return fit_job(spec, recordings=objects, progress=progress, overwrite=overwrite)

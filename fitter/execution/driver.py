@@ -23,6 +23,7 @@ from spikefit.execution.finish import finish
 from spikefit.execution.loop import Clock, Run, drive
 from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
+from spikefit.results.lock import FolderLock
 from spikefit.results.store import ResultStore
 from spikefit.search.space import FreeParameter, SearchSpace
 from spikefit.search.stages import Choice, plan, sampler_options, study_name
@@ -110,12 +111,14 @@ def _pool(spec, executor: str, ev_kwargs: dict, data: dict):
 
 
 def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=None,
-            executor: str | None = None) -> RunSummary:
+            executor: str | None = None, overwrite: bool = False) -> RunSummary:
     """Fit every cell of ``spec``; results go to ``spec.output_dir()``.
 
     ``recordings``: loaded :class:`~spikefit.data.recording.Recording` objects instead of
     ``spec.data.path``. ``executor``: ``"ray"`` (an embedded cluster, or
     ``resources.address``) or ``"local"`` (in this process); default ``resources.executor``.
+    The output folder is locked for the run (:mod:`spikefit.results.lock`); ``overwrite``
+    replaces another job's results there instead of refusing.
     """
     executor = executor or spec.resources.executor
     if executor not in EXECUTORS:
@@ -127,10 +130,29 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     probe = Evaluator(**{**ev_kwargs, "batch_size": 1})  # validates the objective
     labels = probe.labels
     directions = ("minimize",) * (len(labels) if probe.objective.mode == "multi" else 1)
+    output = spec.output_dir()
+    if overwrite and spec.search.storage:
+        raise ValueError(f"{spec.name}: --overwrite clears the results folder and its study journal, but "
+                         f"[search.storage] = {spec.search.storage!r} keeps the studies elsewhere; give the "
+                         "job a new name instead")
+    store = ResultStore(output)
+    lock = FolderLock(store, spec.name, spec.fingerprint(), overwrite=overwrite)
+    lock.acquire()  # the folder is this run's (or a dead driver's, resumed) before anything is written
+    try:
+        return _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, store, progress, shutdown,
+                    overwrite, t_start)
+    finally:
+        lock.release()
+
+
+def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, store, progress, shutdown,
+         overwrite, t_start) -> RunSummary:
     stages = plan(spec.search, spec.seed)
     output = spec.output_dir()
-    store = ResultStore(output)
-    store.write_manifest({"job": spec.name, "spec": spec.model_dump(), "versions": versions(),
+    if overwrite:
+        store.clear()
+    store.write_manifest({"job": spec.name, "fingerprint": spec.fingerprint(), "spec": spec.model_dump(),
+                          "versions": versions(),
                           "seed": spec.seed, "start": _now(), "end": None, "status": "running",
                           "cells": sorted(cells), "objective_labels": labels, "executor": executor,
                           "stages": [s.name for s in stages]})

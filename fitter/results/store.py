@@ -266,6 +266,20 @@ class ResultStore:
             return json.loads(f.read().decode())
 
     # ------------------------------------------------------------------ internals
+    def clear(self) -> None:
+        """Delete every result of the folder (tables, manifest, the default study journal);
+        the lock stays. For ``--overwrite``: the folder then holds the new job only."""
+        for folder in ("trials", "traces"):
+            info = self.fs.get_file_info(self.path(folder))
+            if info.type == pafs.FileType.Directory:
+                self.fs.delete_dir(self.path(folder))
+        for name in ("best.parquet", "validation.parquet", "manifest.json", "study.journal",
+                     "study.journal.lock"):
+            if self._exists(self.path(name)):
+                self.fs.delete_file(self.path(name))
+        self._next_part.clear()
+        self._schemas.clear()
+
     def has(self, name: str) -> bool:
         """Whether the file ``name`` (e.g. ``"validation.parquet"``) has been written."""
         return self._exists(self.path(name))

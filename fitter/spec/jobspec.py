@@ -235,6 +235,19 @@ class JobSpec(_Strict):
     def output_dir(self) -> str:
         return self.output or str(Path("results") / self.name)
 
+    def fingerprint(self) -> str:
+        """What makes two runs the same job: data, model, parameters, objective and search plan
+        (not the output, the trial budgets or the resources, which a resume may change)."""
+        import hashlib
+        import json
+
+        d = self.model_dump(exclude={"output", "resources", "base_dir"})
+        d["search"].pop("trials", None)
+        for stage in d["search"].get("stages") or ():
+            stage.pop("trials", None)
+        text = json.dumps(d, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 def _describe(err: ValidationError, source: str) -> str:
     lines = []

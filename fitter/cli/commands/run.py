@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, help="trial budget per cell (overrides [search.trials])")
     p.add_argument("--address", help="Ray cluster address (overrides [resources.address])")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another job's results in the output folder (default: refuse)")
     p.set_defaults(func=_main)
 
 
@@ -25,7 +27,7 @@ def _main(args: argparse.Namespace) -> int:
     spec = load_job(args.job, **overrides)
     if args.address:
         spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"address": args.address})})
-    summary = fit_job(spec, progress=not args.no_progress).summary
+    summary = fit_job(spec, progress=not args.no_progress, overwrite=args.overwrite).summary
     t = summary.timing
     total = max(summary.wall_s, 1e-9)
     print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "
