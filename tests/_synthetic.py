@@ -41,3 +41,41 @@ def synthetic_adex_recording(n_sweeps=4, duration_ms=2000.0, dt_ms=0.1, seed=0):
                             cell="synthetic", sweep_id=str(s), stimulus=str(s), repeat=0,
                             protocol="noise", source="synthetic"))
     return Recording(tuple(sweeps), cell="synthetic", source="synthetic")
+
+
+#: a small job (in-process executor) on a synthetic sweep table; see :func:`synthetic_job_file`
+SYNTHETIC_JOB = """
+name = "{name}"
+seed = 4
+output = "{out}"
+
+[data]
+path = "{table}"
+format = "parquet"
+train = {{ t_stop_ms = 1500.0 }}
+
+[model]
+name = "AdExIF"
+fixed = {fixed}
+derived = {{ V_th = "V_T + 5 * delta_T" }}
+
+[params]
+tau = {{ low = "8 ms", high = "40 ms", log = true }}
+V_T = {{ low = "{vt_low} mV", high = "-44 mV" }}
+delta_T = {{ low = "0.8 mV", high = "4 mV", log = true }}
+
+[search]
+trials = {trials}
+batch_size = 32
+
+[resources]
+executor = "local"
+"""
+
+
+def synthetic_job_file(path, table, out, *, name="lockjob", trials=96, vt_low=-56) -> str:
+    """A small job file (AdExIF, 3 free parameters, in-process) fitting the sweep table ``table``."""
+    fixed = {**FIXED_ADEX, "tau_w": TRUE_ADEX["tau_w"], "a": TRUE_ADEX["a"], "b": TRUE_ADEX["b"]}
+    path.write_text(SYNTHETIC_JOB.format(name=name, out=out, table=table, trials=trials, vt_low=vt_low,
+                               fixed="{ " + ", ".join(f"{k} = {v}" for k, v in fixed.items()) + " }"))
+    return str(path)

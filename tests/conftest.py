@@ -37,3 +37,16 @@ def quick_results(tmp_path_factory) -> Path:
     summary = run_job(spec, progress=False)
     assert summary.status == "complete"
     return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_table(tmp_path_factory) -> Path:
+    """A Parquet sweep table of one 2 s synthetic AdExIF sweep (see tests/_synthetic.py)."""
+    from dataclasses import replace
+
+    from _synthetic import synthetic_adex_recording
+    from spikefit.results.sweep_table import write_sweep_table
+
+    rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
+    return write_sweep_table(replace(rec, sweeps=(replace(rec.sweeps[0], sweep_id="n"),)),
+                             tmp_path_factory.mktemp("synthetic") / "syn.parquet")

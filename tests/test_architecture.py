@@ -395,8 +395,6 @@ TESTED_ELSEWHERE = {
     # these commands are driven through main() in the tests of what they run
     "fitter/cli/commands/report.py": "tests/results/test_report.py",
     "fitter/cli/commands/cluster.py": "tests/execution/test_submit.py",
-    # `spikefit run` of a job file is compared with spikefit.fit of the same job
-    "fitter/cli/commands/run.py": "tests/test_fitting.py",
     # the ask/simulate/tell loop and the in-process pool run in every real fit of these tests
     "fitter/execution/local.py": "tests/execution/test_finish.py",
     # the Arrow table builders are private to the store and tested through it

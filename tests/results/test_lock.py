@@ -8,64 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from _synthetic import FIXED_ADEX, TRUE_ADEX, synthetic_adex_recording
+from _synthetic import synthetic_job_file as job_file
 
 from spikefit.cli.main import main
 from spikefit.results.lock import LOCK_NAME, FolderInUse, FolderLock
 from spikefit.results.store import ResultStore
-from spikefit.results.sweep_table import write_sweep_table
 
-JOB = """
-name = "{name}"
-seed = 4
-output = "{out}"
-
-[data]
-path = "{table}"
-format = "parquet"
-train = {{ t_stop_ms = 1500.0 }}
-
-[model]
-name = "AdExIF"
-fixed = {fixed}
-derived = {{ V_th = "V_T + 5 * delta_T" }}
-
-[params]
-tau = {{ low = "8 ms", high = "40 ms", log = true }}
-V_T = {{ low = "{vt_low} mV", high = "-44 mV" }}
-delta_T = {{ low = "0.8 mV", high = "4 mV", log = true }}
-
-[search]
-trials = {trials}
-batch_size = 32
-
-[resources]
-executor = "local"
-"""
-
-
-@pytest.fixture(scope="module")
-def table(tmp_path_factory):
-    rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
-    return write_sweep_table(replace(rec, sweeps=(replace(rec.sweeps[0], sweep_id="n"),)),
-                             tmp_path_factory.mktemp("lock") / "syn.parquet")
-
-
-def job_file(path, table, out, *, name="lockjob", trials=96, vt_low=-56):
-    fixed = {**FIXED_ADEX, "tau_w": TRUE_ADEX["tau_w"], "a": TRUE_ADEX["a"], "b": TRUE_ADEX["b"]}
-    path.write_text(JOB.format(name=name, out=out, table=table, trials=trials, vt_low=vt_low,
-                               fixed="{ " + ", ".join(f"{k} = {v}" for k, v in fixed.items()) + " }"))
-    return str(path)
-
-
-def test_second_driver_is_refused_then_a_dead_drivers_lock_is_taken_over(tmp_path, table, capsys):
+def test_second_driver_is_refused_then_a_dead_drivers_lock_is_taken_over(tmp_path, synthetic_table, capsys):
     out = tmp_path / "out"
-    job = job_file(tmp_path / "job.toml", table, out, trials=3200)
+    job = job_file(tmp_path / "job.toml", synthetic_table, out, trials=3200)
     first = subprocess.Popen([sys.executable, "-m", "spikefit.cli.main", "run", job, "--no-progress"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -90,19 +45,19 @@ def test_second_driver_is_refused_then_a_dead_drivers_lock_is_taken_over(tmp_pat
     assert not (out / LOCK_NAME).exists()  # released at the end
 
 
-def test_another_job_is_refused_unless_overwrite(tmp_path, table, capsys):
+def test_another_job_is_refused_unless_overwrite(tmp_path, synthetic_table, capsys):
     out = tmp_path / "out"
-    a = job_file(tmp_path / "a.toml", table, out, name="job_a")
+    a = job_file(tmp_path / "a.toml", synthetic_table, out, name="job_a")
     assert main(["run", a, "--no-progress"]) == 0
     before = pd.read_parquet(out / "trials")
     for name, vt_low in (("job_b", -56), ("job_a", -58)):  # another name; same name, other bounds
-        other = job_file(tmp_path / f"{name}.toml", table, out, name=name, vt_low=vt_low)
+        other = job_file(tmp_path / f"{name}.toml", synthetic_table, out, name=name, vt_low=vt_low)
         capsys.readouterr()
         assert main(["run", other, "--no-progress"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "got results of job 'job_a'" in err[0] and "--overwrite" in err[0]
         pd.testing.assert_frame_equal(pd.read_parquet(out / "trials"), before)  # untouched
-    b = job_file(tmp_path / "b.toml", table, out, name="job_b")
+    b = job_file(tmp_path / "b.toml", synthetic_table, out, name="job_b")
     assert main(["run", b, "--no-progress", "--overwrite"]) == 0
     after = pd.read_parquet(out / "trials")
     assert set(after.job) == {"job_b"} and len(after) == 96

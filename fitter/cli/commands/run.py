@@ -1,8 +1,15 @@
-"""``spikefit run JOB.toml [--output DIR] [--trials N]``: fit on an embedded (or given) Ray cluster."""
+"""``spikefit run JOB.toml [--output DIR] [--trials N]``: fit on an embedded (or given) Ray cluster.
+
+Ctrl-C (SIGINT) and SIGTERM (Slurm preemption, Kubernetes eviction) stop the run: every told
+trial is written, the manifest says ``interrupted``, one line says how to resume, and the exit
+status is the conventional 128 + signal number (130, 143).
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 __all__ = ["register"]
 
@@ -19,6 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_main)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def _main(args: argparse.Namespace) -> int:
     from spikefit.fitting import fit_job
     from spikefit.spec.jobspec import load_job
@@ -27,7 +42,17 @@ def _main(args: argparse.Namespace) -> int:
     spec = load_job(args.job, **overrides)
     if args.address:
         spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"address": args.address})})
-    summary = fit_job(spec, progress=not args.no_progress, overwrite=args.overwrite).summary
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        summary = fit_job(spec, progress=not args.no_progress, overwrite=args.overwrite).summary
+    except KeyboardInterrupt as stop:
+        term = isinstance(stop, _Terminated)
+        resume = " ".join(["spikefit run", args.job] + ([f"--output {args.output}"] if args.output else []))
+        print(f"spikefit run: {'terminated (SIGTERM)' if term else 'interrupted'}; the trials told so far are in "
+              f"{spec.output_dir()}; resume with: {resume}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if term else signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     t = summary.timing
     total = max(summary.wall_s, 1e-9)
     print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "
