@@ -9,7 +9,7 @@ from typing import Any
 from optuna.storages import InMemoryStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
-__all__ = ["JOURNAL_NAME", "make_storage", "count_existing_trials"]
+__all__ = ["JOURNAL_NAME", "make_storage", "count_existing_trials", "journal_of"]
 
 #: file name of the default journal, in the run's output folder
 JOURNAL_NAME = "study.journal"
@@ -52,3 +52,12 @@ def count_existing_trials(storage: Any, name: str) -> int:
     except KeyError:
         return 0
     return len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def journal_of(storage: Any, study_id: int) -> tuple | None:
+    """``(backend, study_id)`` when ``storage`` is spikefit's journal file (batches of trials
+    are then appended as journal records in one write), else ``None``."""
+    backend = getattr(storage, "_backend", None)
+    if isinstance(storage, JournalStorage) and isinstance(backend, _FlushedJournalBackend):
+        return backend, study_id
+    return None

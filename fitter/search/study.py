@@ -36,7 +36,7 @@ from spikefit.search._tell import check_directions, parse_result, values_tuple
 from spikefit.search.records import TrialLog, frozen_trials
 from spikefit.search.sampler_factory import from_unit, from_unit_array, make_batch_cma, make_sampler
 from spikefit.search.space import SearchSpace
-from spikefit.search.storage import count_existing_trials, make_storage
+from spikefit.search.storage import count_existing_trials, journal_of, make_storage
 
 __all__ = ["SAMPLERS", "Best", "Candidate", "Study", "TrialResult"]
 
@@ -89,7 +89,7 @@ class Study:
         self._numbers = 0  # cmaes_batch: the next trial number to hand out
         if batch_cma is not None:
             self._numbers = len(study.get_trials(deepcopy=False))
-            self._log = TrialLog(study, self._numbers)
+            self._log = TrialLog(study, self._numbers, self._distributions, journal_of(storage, self._study_id))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -247,7 +247,7 @@ class Study:
                                     sel(failed), list(sel(np.asarray(reasons, dtype=object)))), nums)
         added = self._log.write()
         self._numbers = len(self._study.get_trials(deepcopy=False))
-        self._log = TrialLog(self._study, self._numbers)
+        self._log = TrialLog(self._study, self._numbers, self._distributions, journal_of(self._storage, self._study_id))
         return added
 
     @property
