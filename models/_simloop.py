@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import record_spike_time
+from ._compact import busy_init, compact_dense, compact_ranks
 
 __all__ = ["CHUNK", "V_RUNAWAY", "build_run"]
 
@@ -48,45 +49,71 @@ CHUNK = 31
 _U1 = np.uint32(1)
 
 
-import os
-LAYOUT = os.environ.get("SF_LAYOUT", "2d")
+#: The ``grid`` layout from this many neurons on (and at least ``GRID_MIN_P`` candidates, more
+#: than one sweep); below, ``flat``.  Measured on the 2-core development machine (AdExIFRef
+#: 8 x 34 s at 1 ms, AdExIF 16 x 3 s at 0.25 ms): flat is 1.1-4x faster up to 8192 neurons, grid
+#: 1.25-1.9x faster from 16384 on (parameter arrays S times smaller); on CPU XLA splits the
+#: kernels of both over threads from some size on, the grid ones from smaller sizes.
+GRID_MIN_NEURONS = 16384
+GRID_MIN_P = 256
+
+
+def use_grid(P, S):
+    return S > 1 and P >= GRID_MIN_P and P * S >= GRID_MIN_NEURONS
 
 
 class _Layout:
-    """Where candidate ``p`` and sweep ``s`` sit in the 2-D state."""
+    """Where candidate ``p`` and sweep ``s`` sit in the state.
 
-    def __init__(self, P, S):
-        self.P, self.S = P, S
-        self.flat = LAYOUT == "flat"
-        self.sweep_major = P >= S and not self.flat
-        self.shape = (1, P * S) if self.flat else (S, P) if self.sweep_major else (P, S)
+    ``flat``: one axis of ``N = P * S`` neurons, neuron ``p * S + s`` (parameters repeated per
+    sweep, each chunk's current expanded to ``[L, N]`` once).  ``grid``: ``[S, P]``, sweeps
+    major (parameters ``[P]`` and each step's current ``[S, 1]`` broadcast, nothing repeated).
+    The spike buffer row of a neuron is ``p * S + s`` either way (the result's layout)."""
+
+    def __init__(self, P, S, K, grid):
+        self.P, self.S, self.N, self.K = P, S, P * S, K
+        self.grid = grid
+        self.shape = (S, P) if grid else (P * S,)
+        # the spike buffer is one flat array (scatters with a single index are ~2x cheaper on
+        # CPU) while its flat indices fit in int32, else ``[N, K]``
+        self.flat_buf = self.N * K < 2**31 - 1
 
     def per_candidate(self, x):  # [P] -> broadcasts against the state
-        if self.flat:
-            return jnp.repeat(x, self.S)[None, :]
-        return x[None, :] if self.sweep_major else x[:, None]
+        return x[None, :] if self.grid else jnp.repeat(x, self.S) if self.S > 1 else x
 
-    def chunk_current(self, II):  # [L, S] -> per-step rows broadcasting against the state
-        if self.flat:
-            L = II.shape[0]
-            return jnp.broadcast_to(II[:, None, :], (L, self.P, self.S)).reshape(L, 1, self.P * self.S)
-        return II[:, :, None] if self.sweep_major else II[:, None, :]
+    def chunk_current(self, II):  # [L, S] -> the per-step rows of the chunk
+        L = II.shape[0]
+        if self.grid:
+            return II[:, :, None]
+        return jnp.broadcast_to(II[:, None, :], (L, self.P, self.S)).reshape(L, self.N)
 
-    def to_ps(self, x):  # state-shaped [.., ...] -> [P, S, ...]
-        if self.flat:
-            return x.reshape(self.P, self.S, *x.shape[2:])
-        return jnp.swapaxes(x, 0, 1) if self.sweep_major else x
+    def to_ps(self, x):  # state-shaped -> [P, S]
+        return x.T if self.grid else x.reshape(self.P, self.S)
 
-    def rows(self):  # spike-buffer row (p * S + s) of each state element
-        r = jnp.arange(self.P * self.S, dtype=jnp.int32).reshape(self.P, self.S)
-        if self.flat:
-            return r.reshape(1, -1)
-        return r.T if self.sweep_major else r
+    def rows(self):  # spike-buffer row of each state element
+        r = jnp.arange(self.N, dtype=jnp.int32)
+        return r.reshape(self.P, self.S).T if self.grid else r
 
     def v_block(self, Vs):  # [L, *shape] -> [P, S, L]
-        if self.flat:
-            return jnp.transpose(Vs.reshape(Vs.shape[0], self.P, self.S), (1, 2, 0))
-        return jnp.transpose(Vs, (2, 1, 0) if self.sweep_major else (1, 2, 0))
+        if self.grid:
+            return jnp.transpose(Vs, (2, 1, 0))
+        return jnp.transpose(Vs.reshape(Vs.shape[0], self.P, self.S), (1, 2, 0))
+
+    def new_buffer(self):
+        return jnp.full((self.N * self.K,) if self.flat_buf else (self.N, self.K), -1, jnp.int32)
+
+    def put(self, buf, slot, value, rows=None):
+        """``buf[row, slot] = value`` where ``0 <= slot < K`` (else nothing); ``slot`` and
+        ``value`` are state-shaped, or state-shaped + ``[L]``, or match ``rows``."""
+        if rows is None:
+            rows = self.rows().reshape(self.shape + (1,) * (slot.ndim - len(self.shape)))
+        ok = (slot >= 0) & (slot < self.K)
+        if not self.flat_buf:
+            return buf.at[rows, jnp.where(ok, slot, self.K)].set(value, mode="drop", unique_indices=True)
+        idx = jnp.where(ok, rows * self.K + slot, self.N * self.K)
+        # computed in their own (vector) kernels: fused into the scatter they run per element
+        idx, value = jax.lax.optimization_barrier((idx, value))
+        return buf.at[idx].set(value, mode="drop", unique_indices=True)
 
 
 def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, backend, on_trace=None):
@@ -107,15 +134,14 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
             on_trace()
         P = free_vals[free[0]].shape[0] if free else 1
         S, T = current.shape
-        lay = _Layout(P, S)
-        N = P * S
+        lay = _Layout(P, S, K, grid=use_grid(P, S))
+        N = lay.N
         p = {k: np.asarray(v, dtype) for k, v in fixed.items()}  # trace-time constants
         p.update({k: lay.per_candidate(jnp.asarray(free_vals[k], dtype)) for k in free})
         c = cls.sim_prepare(p, dt_)
         state = {k: jnp.full(lay.shape, np.asarray(v, dtype)) for k, v in init.items()}
         names = tuple(k for k in cls.state_units if k in state)  # integrated by the state kernel
         th_state = "V_th" in cls.state_units  # GifRef: the refractory threshold is a state
-        rows = lay.rows()
 
         def pack(s):
             if not packed:  # the barrier keeps last_spike_time's kernel from recomputing the state
@@ -147,7 +173,7 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
 
         def chunk(carry, ii, II):
             """``len(ii)`` (<= CHUNK) steps, then the chunk's spikes into the buffer."""
-            (ps, ls), prev, n, buf, bad, Vbuf = carry
+            (ps, ls), prev, n, (buf, busy), bad, Vbuf = carry
             L = len(ii)
             # the runaway test at step i is that of step i + 1's post-reset V (from the new
             # state); none after the last step: its flag is shifted by 32 bits, which XLA defines as 0
@@ -173,8 +199,6 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
                 t1 = step_time(i + 1)
                 if split:  # the runaway flags in their own (small) kernel
                     word = (word[0] | (fired.astype(jnp.uint32) << j), word[1] | (runaway(s, fired, t1) & (r < 32)))
-                elif os.environ.get("SF_NORUN"):
-                    word = word | (fired.astype(jnp.uint32) << j)
                 else:
                     word = word | (fired.astype(jnp.uint32) << j) | (runaway(s, fired, t1).astype(jnp.uint32) << r)
                 return ((ps, ls), word), (s["V"] if record_v else None)
@@ -192,11 +216,10 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
                 word = word & np.uint32((1 << CHUNK) - 1)
             prev = (word >> np.uint32(L - 1)) & _U1
             cnt = jax.lax.population_count(word).astype(jnp.int32)
-            if not os.environ.get("SF_NOCOMP"):
-                buf = (_compact_dense if dense else _compact_ranks)(buf, word, n, ii[0], rows, K, L)
+            buf, busy = (compact_dense if dense else compact_ranks)(lay, buf, word, n, ii[0], L, busy)
             if record_v:
                 Vbuf = jax.lax.dynamic_update_slice(Vbuf, lay.v_block(Vs), (0, 0, ii[0]))
-            return ((ps, ls), prev, n + cnt, buf, bad, Vbuf), None
+            return ((ps, ls), prev, n + cnt, (buf, busy), bad, Vbuf), None
 
         steps = jnp.arange(T, dtype=jnp.int32)
         cur = jnp.asarray(current, dtype).T
@@ -204,7 +227,7 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
         fired0 = jnp.broadcast_to(cls.fires(state, c), lay.shape)
         bad = runaway(state, fired0, np.asarray(0, dtype) if refr else None) if T else jnp.zeros(lay.shape, bool)
         carry = ((pack(state), state[lst] if refr else None), fired0.astype(jnp.uint32),
-                 jnp.zeros(lay.shape, jnp.int32), jnp.full((N, K), -1, jnp.int32), bad,
+                 jnp.zeros(lay.shape, jnp.int32), (lay.new_buffer(), None if dense else busy_init(N)), bad,
                  jnp.zeros((P, S, T), dtype) if record_v else None)
         if n_chunks:
             xs = (steps[: n_chunks * CHUNK].reshape(n_chunks, CHUNK),
@@ -212,7 +235,7 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
             carry, _ = jax.lax.scan(lambda cr, x: chunk(cr, *x), carry, xs)
         if rem:
             carry, _ = chunk(carry, steps[n_chunks * CHUNK:], cur[n_chunks * CHUNK:])
-        (ps, ls), _, n, buf, bad, Vbuf = carry
+        (ps, ls), _, n, (buf, _), bad, Vbuf = carry
         s = unpack(ps)
         if refr:
             s[lst] = ls
@@ -222,31 +245,3 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
         return buf.reshape(P, S, K), n, n > K, lay.to_ps(bad).any(axis=1), Vbuf
 
     return run
-
-
-def _compact_ranks(buf, word, n, i0, rows, K, L):
-    """Spike bits of a chunk -> ``buf``: scatter r writes each neuron's r-th spike of the chunk
-    (lowest set bit first) at slot ``n + r``; neurons with nothing to write are skipped."""
-    word = jnp.where(n < K, word, np.uint32(0))  # a full buffer takes no more spikes
-    R = jnp.max(jax.lax.population_count(word)).astype(jnp.int32)
-
-    def rank(r, c3):
-        w, buf = c3
-        pos = (31 - jax.lax.clz(w & (~w + _U1))).astype(jnp.int32)  # lowest set bit
-        slot = jnp.where(w != 0, n + r, K)  # K is out of range: dropped
-        buf = buf.at[rows, slot].set(i0 + pos, mode="drop", unique_indices=True)
-        return w & (w - _U1), buf
-
-    _, buf = jax.lax.fori_loop(0, R, rank, (word, buf))
-    return buf
-
-
-def _compact_dense(buf, word, n, i0, rows, K, L):
-    """All bits of a chunk at once, no data-dependent loop (on GPU each while-loop iteration
-    is a host round trip): bit j goes to slot ``n`` + (number of set bits below j)."""
-    jj = jnp.arange(L, dtype=jnp.uint32)
-    w = word[..., None]
-    below = jax.lax.population_count(w & ((_U1 << jj) - _U1)).astype(jnp.int32)
-    slot = jnp.where((w >> jj) & _U1 != 0, n[..., None] + below, K)  # >= K: dropped
-    steps = jnp.broadcast_to(i0 + jnp.arange(L, dtype=jnp.int32), slot.shape)
-    return buf.at[rows[..., None], slot].set(steps, mode="drop", unique_indices=True)

@@ -54,11 +54,14 @@ class Sweep:
         object.__setattr__(self, "sweep_id", sid)
         object.__setattr__(self, "stimulus", str(self.stimulus) if self.stimulus != "" else sid)
         w = lambda name: _where(self.source, sid, name)  # noqa: E731
-        dt = float(self.dt_ms)
+        try:
+            dt = float(self.dt_ms)
+        except (TypeError, ValueError, OverflowError):
+            dt = float("nan")
         if not (np.isfinite(dt) and dt > 0):
             raise RecordingError(f"{w('dt_ms')}: expected a finite sampling interval > 0 ms, got {self.dt_ms!r}")
         object.__setattr__(self, "dt_ms", dt)
-        current = np.asarray(self.current, dtype=np.float64)
+        current = _as_floats(self.current, w("current"))
         if current.ndim != 1:
             raise RecordingError(f"{w('current')}: expected a 1-D array [time], got shape {current.shape}")
         if current.size == 0:
@@ -66,7 +69,7 @@ class Sweep:
         _check_finite(current, w("current"))
         object.__setattr__(self, "current", current)
         if self.voltage is not None:
-            voltage = np.asarray(self.voltage, dtype=np.float64)
+            voltage = _as_floats(self.voltage, w("voltage"))
             if voltage.shape != current.shape:
                 raise RecordingError(
                     f"{w('voltage')}: expected {current.size} samples (the length of current), "
@@ -74,7 +77,7 @@ class Sweep:
                 )
             _check_finite(voltage, w("voltage"))
             object.__setattr__(self, "voltage", voltage)
-        spikes = np.asarray(self.spike_times_ms, dtype=np.float64).reshape(-1)
+        spikes = _as_floats(self.spike_times_ms, w("spike_times_ms")).reshape(-1)
         _check_finite(spikes, w("spike_times_ms"))
         if spikes.size > 1 and np.any(np.diff(spikes) < 0):
             k = int(np.flatnonzero(np.diff(spikes) < 0)[0])
@@ -93,7 +96,14 @@ class Sweep:
             raise RecordingError(
                 f"{w('spikes_source')}: expected 'given', 'detected' or 'none', got {self.spikes_source!r}"
             )
-        object.__setattr__(self, "repeat", int(self.repeat))
+        try:
+            repeat = int(self.repeat)
+            ok = not isinstance(self.repeat, bool) and (repeat == self.repeat or isinstance(self.repeat, str))
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise RecordingError(f"{w('repeat')}: expected an integer repeat index, got {self.repeat!r}")
+        object.__setattr__(self, "repeat", repeat)
 
     @classmethod
     def from_arrays(
@@ -119,22 +129,34 @@ class Sweep:
         """
         source = str(metadata.get("source", ""))
         sid = str(metadata.get("sweep_id", "0"))
-        try:
-            if dt is None:
-                raise RecordingError(
-                    f"{_where(source, sid, 'dt')}: the sampling interval is missing; pass dt "
-                    "(or the sampling rate to the reader)"
-                )
-            dt_ms = float(to_ms(dt, dt_unit, where=_where(source, sid, "dt")))
-            cur = to_pA(current, current_unit, where=_where(source, sid, "current"))
-            volt = None if voltage is None else to_mV(voltage, voltage_unit, where=_where(source, sid, "voltage"))
-            spikes, how = np.zeros(0), "none"
-            if spike_times is not None:
-                spikes = to_ms(spike_times, spike_time_unit, where=_where(source, sid, "spike_times"))
-                how = "given"
-        except UnitError as err:
-            raise RecordingUnitError(str(err)) from err
-        if spike_times is None and volt is not None and detect and np.all(np.isfinite(volt)) and dt_ms > 0:
+        def convert(fn, x, unit, name):
+            where = _where(source, sid, name)
+            if not hasattr(x, "unit"):  # plain numbers (not a Quantity): real numbers only
+                x = _as_floats(x, where)
+            try:
+                return fn(x, unit, where=where)
+            except UnitError as err:
+                raise RecordingUnitError(str(err)) from err
+            except (TypeError, ValueError, OverflowError) as err:
+                if isinstance(err, RecordingError):
+                    raise
+                raise RecordingError(f"{where}: expected real numbers or a Quantity, got {type(x).__name__} "
+                                     f"{str(x)[:40]!r}") from None
+
+        if dt is None:
+            raise RecordingError(
+                f"{_where(source, sid, 'dt')}: the sampling interval is missing; pass dt "
+                "(or the sampling rate to the reader)"
+            )
+        dt_ms = convert(lambda x, u, where: float(to_ms(x, u, where=where)), dt, dt_unit, "dt")
+        cur = convert(to_pA, current, current_unit, "current")
+        volt = None if voltage is None else convert(to_mV, voltage, voltage_unit, "voltage")
+        spikes, how = np.zeros(0), "none"
+        if spike_times is not None:
+            spikes, how = convert(to_ms, spike_times, spike_time_unit, "spike_times"), "given"
+        if (spike_times is None and volt is not None and detect and np.ndim(volt) == 1
+                and np.shape(volt) == np.shape(cur) and np.all(np.isfinite(volt))
+                and np.isfinite(dt_ms) and dt_ms > 0):  # else the sweep's checks say what is wrong
             spikes, how = detect_spikes(volt, dt_ms, detector=detector), "detected"
         return cls(current=cur, dt_ms=dt_ms, voltage=volt, spike_times_ms=spikes, spikes_source=how, **metadata)
 
@@ -200,6 +222,22 @@ class Sweep:
             f"stimulus={self.stimulus!r}, repeat={self.repeat}, n_samples={self.n_samples}, "
             f"dt_ms={self.dt_ms}, n_spikes={self.n_spikes}, voltage={'yes' if self.voltage is not None else 'no'})"
         )
+
+
+def _as_floats(x, where: str) -> np.ndarray:
+    """``x`` as a float64 array; anything but real numbers is an error naming ``where``."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):  # ragged nested lists
+        arr = None
+    if arr is not None and arr.dtype.kind == "O" and all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in arr.ravel()):
+        arr = arr.astype(np.float64)
+    if arr is None or arr.dtype.kind not in "biuf":
+        what = ("a ragged nested list" if arr is None else "complex numbers" if arr.dtype.kind == "c"
+                else f"{type(x).__name__} {str(x)[:40]!r}" if arr.dtype.kind == "O" else f"{arr.dtype} values")
+        raise RecordingError(f"{where}: expected an array of real numbers, got {what}")
+    return arr.astype(np.float64)
 
 
 def _check_finite(x: np.ndarray, where: str) -> None:

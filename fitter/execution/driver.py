@@ -25,6 +25,7 @@ from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
 from spikefit.results.lock import FolderLock
 from spikefit.results.store import ResultStore
+from spikefit.search.sampler_factory import check_sampler_options
 from spikefit.search.space import FreeParameter, SearchSpace
 from spikefit.search.stages import Choice, plan, sampler_options, study_name
 from spikefit.search.study import Study
@@ -130,6 +131,8 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     probe = Evaluator(**{**ev_kwargs, "batch_size": 1})  # validates the objective
     labels = probe.labels
     directions = ("minimize",) * (len(labels) if probe.objective.mode == "multi" else 1)
+    check_sampler_options(plan(spec.search, spec.seed), space, len(directions), batch_size=spec.search.batch_size,
+                          source=getattr(spec, "source", spec.name))  # pre-flight: before anything is written
     output = spec.output_dir()
     if overwrite and spec.search.storage:
         raise ValueError(f"{spec.name}: --overwrite clears the results folder and its study journal, but "

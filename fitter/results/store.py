@@ -69,6 +69,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from spikefit.results import tables as _tables
+from spikefit.results._location import open_root
 
 __all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "VALIDATION_COLUMNS", "ResultStore", "column_units"]
 
@@ -106,18 +107,9 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike):
         text = os.fspath(root)
-        if "://" in text:
-            try:
-                self.fs, self.root = pafs.FileSystem.from_uri(text)
-            except (pa.ArrowInvalid, ValueError) as err:
-                raise ValueError(
-                    f"result store root {text!r}: not a filesystem URI pyarrow knows ({err})"
-                ) from None
-        else:
-            self.fs, self.root = pafs.LocalFileSystem(), str(Path(text).resolve())
+        self.fs, self.root = open_root(text)  # the location checked before the folder is created
         self.uri = text
         self._atomic_rename = self.fs.type_name == "local"
-        self.fs.create_dir(self.root, recursive=True)
         self._next_part: dict[str, int] = {}
         self._schemas: dict[str, pa.Schema] = {}
 

@@ -16,6 +16,7 @@ loss is ``penalty`` and ``reason`` says why. No NaN or inf ever leaves :meth:`ev
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple
@@ -24,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spikefit.errors import SpikefitError
 from spikefit.scoring import metrics as M
 from spikefit.scoring.metrics.spikes import prepare_spikes
 from spikefit.units import as_ms as to_ms
@@ -31,27 +33,44 @@ from spikefit.units import as_ms as to_ms
 __all__ = ["METRICS", "MetricTerm", "Objective", "ObjectiveResult"]
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (bools, strings, huge ints, nan and inf are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def _positive(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"objective metric key {key!r}: expected a positive number, got {value!r}")
-    return float(value)
+    x = _number(value)
+    if x is None or x <= 0:
+        raise SpikefitError(f"[{key}] expected a positive number, got {value!r}")
+    return x
 
 
 def _flag(key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"objective metric key {key!r}: expected true or false, got {value!r}")
+        raise SpikefitError(f"[{key}] expected true or false, got {value!r}")
     return value
 
 
 def _window(key: str, value: Any) -> tuple[float, float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _number(value) is not None:
         value = (value, value)
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError(f"objective metric key {key!r}: expected [before_ms, after_ms], got {value!r}")
+    if not isinstance(value, (list, tuple)) or len(value) != 2 or any(_number(v) is None for v in value):
+        raise SpikefitError(f"[{key}] expected [before_ms, after_ms] (two numbers), got {value!r}")
     before, after = (float(v) for v in value)
     if before < 0 or after < 0:
-        raise ValueError(f"objective metric key {key!r}: expected non-negative ms, got {value!r}")
+        raise SpikefitError(f"[{key}] expected non-negative ms, got {value!r}")
     return before, after
+
+
+def _did_you_mean(seen: Any, allowed) -> str:
+    close = difflib.get_close_matches(str(seen), list(allowed), n=1, cutoff=0.7) if isinstance(seen, str) else []
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -116,23 +135,24 @@ _CORE_CACHE: dict[tuple[str, float], Callable] = {}  # one compiled scorer per (
 def _parse_term(index: int, entry: Any) -> MetricTerm:
     where = f"objective.metrics[{index}]"
     if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: expected a table with a 'name', got {entry!r}")
+        raise SpikefitError(f"[{where}] expected a table with a 'name' (e.g. {{ name = \"gamma\" }}), got {entry!r}")
     name = entry.get("name")
-    if name not in METRICS:
-        raise ValueError(f"{where}.name: unknown metric {name!r}; allowed: {sorted(METRICS)}")
+    if not isinstance(name, str) or name not in METRICS:
+        raise SpikefitError(f"[{where}.name] unknown metric {name!r}; expected one of the allowed metrics "
+                            f"{', '.join(sorted(METRICS))}, got {name!r}{_did_you_mean(name, METRICS)}")
     spec = METRICS[name]
     allowed = {"name", "label", "weight", *spec.params}
     for key in entry:
         if key not in allowed:
-            raise ValueError(f"{where}: unknown key {key!r} (value {entry[key]!r}) for metric {name!r}; "
-                             f"allowed: {sorted(allowed)}")
+            raise SpikefitError(f"[{where}] unknown key {key!r} (value {entry[key]!r}) for metric {name!r}; "
+                                f"allowed: {', '.join(sorted(allowed))}{_did_you_mean(key, allowed)}")
     weight = entry.get("weight", 1.0)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-        raise ValueError(f"{where}.weight: expected a non-negative number, got {weight!r}")
+    if _number(weight) is None or weight < 0:
+        raise SpikefitError(f"[{where}.weight] expected a non-negative number, got {weight!r}")
     params = {k: check(f"{where}.{k}", entry.get(k, default)) for k, (default, check) in spec.params.items()}
     label = entry.get("label", name)
     if not isinstance(label, str) or not label:
-        raise ValueError(f"{where}.label: expected a non-empty string, got {label!r}")
+        raise SpikefitError(f"[{where}.label] expected a non-empty string, got {label!r}")
     return MetricTerm(name, label, float(weight), params)
 
 
@@ -152,31 +172,44 @@ class Objective:
     silent_min_data_spikes: int = 5
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> "Objective":
-        """Validate a spec dict; errors name the key, the value seen and the allowed values."""
+    def from_spec(cls, spec: Mapping[str, Any], *, source: str | None = None) -> "Objective":
+        """Validate a spec dict (the ``[objective]`` table); a :class:`~spikefit.errors.SpikefitError`
+        names the key (``[objective.metrics[0].name]``), the value seen and the allowed values,
+        prefixed with ``source`` (e.g. the job file) when given."""
+        try:
+            return cls._from_spec(spec)
+        except SpikefitError as err:
+            if source:
+                raise SpikefitError(f"{source}: {err}") from None
+            raise
+
+    @classmethod
+    def _from_spec(cls, spec: Mapping[str, Any]) -> "Objective":
         if not isinstance(spec, Mapping):
-            raise ValueError(f"objective: expected a table with 'metrics', got {spec!r}")
+            raise SpikefitError(f"[objective] expected a table with 'metrics', got {spec!r}")
         for key in spec:
             if key not in _TOP_KEYS:
-                raise ValueError(f"objective: unknown key {key!r} (value {spec[key]!r}); allowed: {sorted(_TOP_KEYS)}")
+                raise SpikefitError(f"[objective] unknown key {key!r} (value {spec[key]!r}); allowed: "
+                                    f"{', '.join(sorted(_TOP_KEYS))}{_did_you_mean(key, _TOP_KEYS)}")
         entries = spec.get("metrics")
         if not isinstance(entries, (list, tuple)) or not entries:
-            raise ValueError(f"objective.metrics: expected a non-empty list of metric tables, got {entries!r}; "
-                             f"allowed names: {sorted(METRICS)}")
+            raise SpikefitError(f"[objective.metrics] expected a non-empty list of metric tables, got {entries!r}; "
+                                f"allowed names: {', '.join(sorted(METRICS))}")
         terms = tuple(_parse_term(i, e) for i, e in enumerate(entries))
         labels = [t.label for t in terms]
         for lab in labels:
             if labels.count(lab) > 1:
-                raise ValueError(f"objective.metrics: label {lab!r} used twice; give repeated metrics a 'label'")
+                raise SpikefitError(f"[objective.metrics] label {lab!r} used twice; give repeated metrics a 'label'")
         mode = spec.get("mode", "weighted")
-        if mode not in _MODES:
-            raise ValueError(f"objective.mode: expected one of {list(_MODES)}, got {mode!r}")
+        if not isinstance(mode, str) or mode not in _MODES:
+            raise SpikefitError(f"[objective.mode] expected one of {', '.join(map(repr, _MODES))}, got {mode!r}"
+                                f"{_did_you_mean(mode, _MODES)}")
         penalty = _positive("objective.penalty", spec.get("penalty", 100.0))
         silent = spec.get("silent_min_data_spikes", 5)
         if isinstance(silent, bool) or not isinstance(silent, int) or silent < 1:
-            raise ValueError(f"objective.silent_min_data_spikes: expected an integer >= 1, got {silent!r}")
+            raise SpikefitError(f"[objective.silent_min_data_spikes] expected an integer >= 1, got {silent!r}")
         if mode == "weighted" and sum(t.weight for t in terms) <= 0:
-            raise ValueError("objective.metrics: all weights are 0; give at least one metric a positive weight")
+            raise SpikefitError("[objective.metrics] all weights are 0; give at least one metric a positive weight")
         return cls(terms, mode, penalty, silent)
 
     @property

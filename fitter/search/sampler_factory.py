@@ -15,7 +15,7 @@ import optuna
 from spikefit.search.samplers import SAMPLERS, SINGLE_OBJECTIVE_ONLY
 from spikefit.search.space import SearchSpace
 
-__all__ = ["make_sampler", "make_batch_cma", "to_unit", "from_unit", "from_unit_array"]
+__all__ = ["make_sampler", "make_batch_cma", "check_sampler_options", "to_unit", "from_unit", "from_unit_array"]
 
 
 def make_sampler(
@@ -107,3 +107,117 @@ def make_batch_cma(space: SearchSpace, options: Mapping[str, Any], seed: int | N
         mean = to_unit(space, x0)
     return BatchCMA(len(space.names), int(options["popsize"]), seed=seed,
                     sigma0=float(options.get("sigma0", 0.25)), mean=mean)
+
+
+def check_sampler_options(stages, space: SearchSpace, n_objectives: int, *, batch_size: int,
+                          source: str = "<job>") -> None:
+    """Pre-flight: build each stage's sampler once, as the driver will, before anything is
+    written or started; a bad sampler option is a :class:`~spikefit.errors.SpikefitError`
+    naming ``source`` (the job file) and the key.
+
+    ``stages``: :func:`spikefit.search.stages.plan` of the job. A local stage is built at the
+    centre of the space (its real start, the best of the earlier stages, comes later).
+    """
+    from spikefit.errors import SpikefitError
+    from spikefit.search.stages import DEFAULT_STAGE, sampler_options
+
+    single = len(stages) == 1 and stages[0].name == DEFAULT_STAGE
+    centre = dict(zip(space.names, from_unit_array(space, np.full(len(space.names), 0.5))[0].tolist()))
+    for i, stage in enumerate(stages):
+        where = "search" if single else f"search.stages[{i}] ({stage.name})"
+        opts = sampler_options(stage, batch_size, centre if stage.local else None)
+        if "seed" in opts:
+            raise SpikefitError(f"{source}: [{where}.options] expected no 'seed' option, got seed = {opts['seed']!r}; "
+                                "the samplers are seeded from the job's seed (and each stage's seeds): remove it")
+        allowed = _option_names(stage.sampler)
+        unknown = sorted(set(opts) - allowed) if allowed is not None else []
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; remove it or fix its spelling"
+            raise SpikefitError(
+                f"{source}: [{where}.options] sampler {stage.sampler!r}: expected options among "
+                f"{', '.join(map(repr, sorted(allowed)))}, got unknown {', '.join(map(repr, unknown))}{hint}")
+        for name in sorted(set(opts) & _OBJECT_OPTIONS):
+            if opts[name] is not None and _plain(opts[name]):
+                raise SpikefitError(f"{source}: [{where}.options.{name}] sampler {stage.sampler!r}: expected a Python "
+                                    f"object (a function, sampler or operator), got {opts[name]!r}; a job file cannot "
+                                    "give one: remove the option (or pass the object through spikefit.fit)")
+        if stage.sampler == "cmaes_batch":
+            pop = opts["popsize"]  # the batch size unless given
+            for name, ok, want in (("sigma0", _real(opts.get("sigma0", 0.25)) and 0 < opts.get("sigma0", 0.25) <= 1,
+                                    "a number in (0, 1] (the step in the [0, 1]-scaled space)"),
+                                   ("popsize", _integer(pop) and 2 <= pop <= MAX_POPSIZE,
+                                    f"an integer in 2..{MAX_POPSIZE}")):
+                if not ok:
+                    key = f"{where}.options.{name}" if name in stage.options else "search.batch_size"
+                    raise SpikefitError(f"{source}: [{key}] sampler 'cmaes_batch': expected {name} {want}, "
+                                        f"got {opts.get(name)!r}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if stage.sampler == "cmaes_batch":
+                    make_batch_cma(space, opts, 0, n_objectives)
+                else:
+                    _dry_run(make_sampler(stage.sampler, opts, 0, n_objectives), space, n_objectives)
+        except Exception as err:  # ValueError, TypeError, ImportError, a library's AssertionError ...
+            key = f"{where}.options" if stage.options else f"{where}.sampler"
+            text = str(err).rstrip(". ")
+            text = text if text.startswith("sampler ") else f"sampler {stage.sampler!r}: {type(err).__name__}: {text}"
+            raise SpikefitError(f"{source}: [{key}] {text}; fix [{key}] in the job") from None
+
+
+#: the largest CMA-ES generation ``cmaes_batch`` accepts (its population: the batch size by default)
+MAX_POPSIZE = 1_000_000
+#: Optuna sampler options that take Python objects (functions, samplers, operators), not data
+_OBJECT_OPTIONS = frozenset({"gamma", "weights", "constraints_func", "independent_sampler", "mutation", "crossover",
+                             "elite_population_selection_strategy", "child_generation_strategy",
+                             "after_trial_strategy", "source_trials"})
+
+
+def _plain(x: Any) -> bool:
+    """Whether ``x`` is plain data (what a TOML file holds): no function or object in it."""
+    if isinstance(x, (list, tuple)):
+        return all(_plain(v) for v in x)
+    if isinstance(x, dict):
+        return all(_plain(v) for v in x.values())
+    return isinstance(x, (str, int, float, bool)) or x is None
+
+
+def _dry_run(sampler, space: SearchSpace, n_objectives: int, n: int = 4) -> None:
+    """Ask and tell ``n`` trials in memory: options of a wrong type often fail only when used."""
+    from optuna.distributions import FloatDistribution
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(sampler=sampler, directions=["minimize"] * n_objectives)
+        dists = {p.name: FloatDistribution(p.low, p.high, log=p.log) for p in space.params}
+        for k in range(n):
+            trial = study.ask(fixed_distributions=dists)
+            study.tell(trial, [float(k)] * n_objectives if n_objectives > 1 else float(k))
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+def _real(x: Any) -> bool:
+    try:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    except OverflowError:  # an int beyond float
+        return False
+
+
+def _integer(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _option_names(name: str) -> set[str] | None:
+    """The option names a sampler takes (``seed`` is set by spikefit), None if unknown here."""
+    if name == "cmaes_batch":
+        return {"popsize", "sigma0", "x0"}
+    cls = {"tpe": "TPESampler", "cmaes": "CmaEsSampler", "nsga2": "NSGAIISampler", "qmc": "QMCSampler",
+           "random": "RandomSampler", "gp": "GPSampler"}.get(name)
+    if cls is None or not hasattr(optuna.samplers, cls):
+        return None
+    return {p for p in inspect.signature(getattr(optuna.samplers, cls)).parameters if p != "seed"}

@@ -9,11 +9,12 @@ seen and what is allowed, e.g. ``quickstart.toml: [search.sampler] expected one 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from spikefit.units import to_unit
 
@@ -25,6 +26,18 @@ from spikefit.search.samplers import SAMPLERS  # noqa: E402  (one list of sample
 
 class JobSpecError(SpikefitError):
     """A job spec that cannot run: names the file, key, value seen and what is allowed."""
+
+
+def _did_you_mean(seen: Any, allowed) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(seen), [str(a) for a in allowed], n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown_sampler(v: Any) -> str:
+    hint = (_did_you_mean(v, SAMPLERS) if isinstance(v, str) else "") or "; use one of these names"
+    return f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}{hint}"
 
 
 class _Strict(BaseModel):
@@ -97,7 +110,7 @@ class StageSpec(_Strict):
     @classmethod
     def _known_sampler(cls, v: str | None) -> str | None:
         if v is not None and v not in SAMPLERS:
-            raise ValueError(f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}")
+            raise ValueError(_unknown_sampler(v))
         return v
 
 
@@ -121,7 +134,7 @@ class SearchSpec(_Strict):
     @classmethod
     def _known_sampler(cls, v: str) -> str:
         if v not in SAMPLERS:
-            raise ValueError(f"expected one of {', '.join(map(repr, SAMPLERS))}, got {v!r}")
+            raise ValueError(_unknown_sampler(v))
         return v
 
     @model_validator(mode="after")
@@ -167,6 +180,7 @@ class JobSpec(_Strict):
     resources: ResourceSpec = ResourceSpec()
     #: folder of the job file; relative data paths are resolved against it
     base_dir: str = "."
+    _source: str = PrivateAttr(default="<job>")
 
     @model_validator(mode="after")
     def _check_model(self) -> "JobSpec":
@@ -207,7 +221,23 @@ class JobSpec(_Strict):
                 raise ValueError(f"[params.{name}] log = true needs low > 0, got low={p.low}")
         for name, value in self.model.fixed.items():
             to_unit(value, units[name], key=f"model.fixed.{name}")
+        if self.model.derived:  # once, on the corners and centre of the bounds (see spec.derived)
+            from spikefit.spec.derived import check_values
+
+            check_values(dict(self.model.derived), self.free_bounds(), self.fixed_values())
         return self
+
+    @model_validator(mode="after")
+    def _check_objective(self) -> "JobSpec":
+        from spikefit.scoring.objective import Objective  # metric names and options, no Optuna
+
+        Objective.from_spec(self.objective)
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where the spec came from (the job file, or ``parse_job``'s ``source``), for messages."""
+        return self._source
 
     def model_units(self) -> dict[str, str]:
         """Every parameter of the model -> its unit in the simulator's unit system."""
@@ -249,22 +279,39 @@ class JobSpec(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+_UNION_TAG = re.compile(r"^(float|int|str|bool|none|list\[.*\]|dict\[.*\])$")
+
+
 def _describe(err: ValidationError, source: str) -> str:
-    lines = []
+    lines: dict[str, list] = {}  # one line per key: the members of a union ("float | str") merged
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        parts = list(e["loc"])
+        if len(parts) > 1 and isinstance(parts[-1], str) and _UNION_TAG.match(parts[-1]) \
+                and e["type"] not in ("extra_forbidden", "missing"):
+            parts.pop()  # params.tau.high.float -> params.tau.high
+        loc = ".".join(str(p) for p in parts)
         msg = e["msg"].removeprefix("Value error, ")
+        named = re.match(r"^\[?([A-Za-z_][\w.]*(?:\[\d+\])?[\w.]*)(?:\]|:) (.*)$", msg, re.S)
+        if named and e["type"] == "value_error":  # the message names its own key (units: "params.x.low: ...")
+            loc, msg = named[1], named[2]
         seen = e.get("input")
-        seen_txt = "" if e["type"] in ("missing",) or isinstance(seen, dict) else f" (got {seen!r})"
+        seen_txt = "" if e["type"] in ("missing",) or isinstance(seen, dict) else f" (got {_short(seen)})"
+        if ", got " in msg or msg.startswith("got "):  # the message already says what it saw
+            seen_txt = ""
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(e["loc"][:-1])
-            msg = (f"unknown key; expected one of {', '.join(allowed)}" if allowed
-                   else "unknown key (check the spelling; see the README for the allowed keys)")
+            msg = (f"unknown key; expected one of {', '.join(allowed)}{_did_you_mean(e['loc'][-1], allowed)}"
+                   if allowed else "unknown key (check the spelling; see the README for the allowed keys)")
             seen_txt = f" (got {_short(seen)})"
         elif e["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"{source}: [{loc}] {msg}{seen_txt}" if loc else f"{source}: {msg}")
-    return "\n".join(lines)
+        elif msg.startswith("Input should be "):  # pydantic's wording -> "expected ..., got ..."
+            if loc in lines and lines[loc][0].startswith("expected "):
+                lines[loc][0] = lines[loc][0].replace(", got ", f" or {msg.removeprefix('Input should be ')}, got ", 1)
+                continue
+            msg, seen_txt = f"expected {msg.removeprefix('Input should be ')}, got {_short(seen)}", ""
+        lines.setdefault(loc, [msg, seen_txt])
+    return "\n".join(f"{source}: [{loc}] {m}{t}" if loc else f"{source}: {m}{t}" for loc, (m, t) in lines.items())
 
 
 def _allowed_keys(loc) -> list[str]:
@@ -304,8 +351,13 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def parse_job(data: dict[str, Any], *, source: str = "<job>", base_dir: str | Path = ".") -> JobSpec:
     """Validate a job spec given as a dict (as read from TOML)."""
+    if not isinstance(data, dict):
+        raise JobSpecError(f"{source}: expected a table of job keys (name, data, model, params, ...), "
+                           f"got {type(data).__name__}")
     try:
-        return JobSpec(**{**data, "base_dir": str(base_dir)})
+        spec = JobSpec.model_validate({**data, "base_dir": str(base_dir)})
+        spec._source = str(source)
+        return spec
     except ValidationError as err:
         raise JobSpecError(_describe(err, source)) from None
     except ValueError as err:  # from units / models inside validators

@@ -74,3 +74,113 @@ def test_parameter_units_and_names():
     assert len(models.MODEL_NAMES) == 13
     assert models.parameter_units("AdExIF")["a"] == "nS" and models.parameter_units("Gif")["k1"] == "1/ms"
     assert models.Simulator("AdExIF", dt=0.1).fixed["R"] == pytest.approx(1e-9)  # 1 ohm in GOhm
+
+
+# -- fit shapes: P candidates x S sweeps ---------------------------------------------------------
+
+def _fresh_compiles(monkeypatch, grid):
+    """Force the grid (or flat) state layout for the Simulators built next (new traces)."""
+    from spikefit.models import _simloop, simulator
+
+    if grid:
+        monkeypatch.setattr(_simloop, "GRID_MIN_NEURONS", 0)
+        monkeypatch.setattr(_simloop, "GRID_MIN_P", 0)
+    else:
+        monkeypatch.setattr(_simloop, "GRID_MIN_NEURONS", 2**62)
+    simulator._compiled.cache_clear()  # and again at the end of the test
+    return simulator
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
+@pytest.mark.parametrize("name", ["AdExIFRef", "Gif", "LIFRef"])
+def test_fit_shape_equals_single_sweeps(name, grid, monkeypatch):
+    """[P, S] in one call == S calls of one sweep each: spikes exactly, V to float32 rounding."""
+    simulator = _fresh_compiles(monkeypatch, grid)
+    P, S, T = 5, 4, 443  # T not a multiple of the chunk
+    plain = random_params(name, P, seed=11)
+    current = 2.0 * random_current(S, T, seed=12).T
+    kw = dict(free=tuple(plain), dt=DT, spk_reset="hard", max_spikes=64, record_v=True)
+    res = models.Simulator(name, **kw)(plain, current)
+    assert res.spike_steps.shape == (P, S, 64) and res.V.shape == (P, S, T) and res.overflow.shape == (P, S)
+    for s in range(S):
+        one = models.Simulator(name, **kw)(plain, current[s:s + 1])
+        np.testing.assert_array_equal(np.asarray(res.spike_steps[:, s]), np.asarray(one.spike_steps[:, 0]))
+        np.testing.assert_array_equal(np.asarray(res.n_spikes[:, s]), np.asarray(one.n_spikes[:, 0]))
+        np.testing.assert_allclose(np.asarray(res.V[:, s]), np.asarray(one.V[:, 0]), atol=1e-4, rtol=1e-6)
+    assert int(res.n_spikes.sum()) > P * S and not bool(res.diverged.any()) and not bool(res.overflow.any())
+    simulator._compiled.cache_clear()
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
+def test_flags_per_candidate_with_one_bad_sweep(grid, monkeypatch):
+    """A candidate diverged (overflowed) if one of its sweeps did; the others are untouched."""
+    simulator = _fresh_compiles(monkeypatch, grid)
+    # soft-reset ExpIF: candidate 1 (high threshold) runs away on the strong sweep 2 only;
+    # candidate 0 fires fastest there and overflows a buffer of 12 there only
+    free = {"V_th": np.array([-45.0, 10.0, -45.0]), "R": np.array([0.1, 0.02, 0.05])}
+    current = np.stack([np.full(400, 20.0), np.full(400, 150.0), np.full(400, 900.0)])
+    res = models.simulate("ExpIF", current, DT, free, spk_reset="soft", max_spikes=12)
+    assert np.asarray(res.diverged).tolist() == [False, True, False]
+    n, ovf = np.asarray(res.n_spikes), np.asarray(res.overflow)
+    assert ovf.tolist() == [[False, False, True], [False] * 3, [False] * 3] and n[0, 2] > 12
+    assert n[0, 1] > 0 and n[2, 1] > 0 and n[2, 2] > 0
+    for s in (0, 1):  # the good sweeps of every candidate equal a run without the bad sweep
+        one = models.simulate("ExpIF", current[s:s + 1], DT, free, spk_reset="soft", max_spikes=12)
+        np.testing.assert_array_equal(np.asarray(res.spike_steps[:, s]), np.asarray(one.spike_steps[:, 0]))
+        np.testing.assert_array_equal(np.asarray(res.n_spikes[:, s]), np.asarray(one.n_spikes[:, 0]))
+        assert not bool(one.diverged.any()) and not bool(one.overflow.any())
+    simulator._compiled.cache_clear()
+
+
+def test_spike_buffer_size_changes_nothing_but_capacity():
+    """K large vs small: the same spikes where nothing overflows; the first K where it does."""
+    P, S, T = 6, 3, 400
+    plain = random_params("AdExIF", P, seed=21)
+    current = random_current(S, T, seed=22).T
+    big = models.Simulator("AdExIF", free=tuple(plain), dt=DT, max_spikes=400)(plain, current)
+    n = np.asarray(big.n_spikes)
+    assert not np.asarray(big.overflow).any() and n.max() > 4
+    k = int(np.median(n))  # some (p, s) fit, others overflow
+    small = models.Simulator("AdExIF", free=tuple(plain), dt=DT, max_spikes=k)(plain, current)
+    np.testing.assert_array_equal(np.asarray(small.n_spikes), n)  # true counts either way
+    np.testing.assert_array_equal(np.asarray(small.overflow), n > k)
+    np.testing.assert_array_equal(np.asarray(small.spike_steps), np.asarray(big.spike_steps)[..., :k])
+    assert (np.asarray(big.spike_steps)[..., 400 - 1] == -1).all()
+
+
+@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
+def test_memory_does_not_grow_with_steps_times_neurons(grid, monkeypatch):
+    """No [P, S, T] buffer: the compiled call's temporary memory grows with T by O(S) bytes a
+    step (the current), not with P * S * T; V, when recorded, is written in place."""
+    simulator = _fresh_compiles(monkeypatch, grid)
+    temp = {}
+    for record_v in (False, True):
+        sim = models.Simulator("AdExIFRef", free=("tau",), dt=1.0, max_spikes=64, record_v=record_v)
+        fn, _ = sim._fn()
+        for P, T in ((1000, 310), (1000, 3100), (2000, 3100)):
+            c = fn.lower({"tau": jax.numpy.ones(P)}, jax.numpy.zeros((8, T), "float32")).compile()
+            temp[record_v, P, T] = c.memory_analysis().temp_size_in_bytes
+    for record_v in (False, True):
+        per_step = (temp[record_v, 1000, 3100] - temp[record_v, 1000, 310]) / 2790
+        assert per_step < 100  # 8 sweeps: the current's copies, a few bytes a sweep
+        assert temp[record_v, 2000, 3100] < 3 * temp[record_v, 1000, 3100]  # ~ P * S state, not * T
+        assert temp[record_v, 2000, 3100] < 2000 * 8 * 3100  # far below one [P, S, T] int8 array
+    simulator._compiled.cache_clear()
+
+
+def test_accelerator_compaction_path_on_cpu():
+    """The loop-free spike compaction of GPU/TPU (run here on the CPU) gives the same result."""
+    from spikefit.models import simulator
+
+    P, S, T = 4, 3, 250
+    plain = random_params("AdExIFRef", P, seed=31)
+    current = random_current(S, T, seed=32).T
+    sim = models.Simulator("AdExIFRef", free=tuple(plain), dt=DT, max_spikes=30, record_v=True)
+    ref = sim(plain, current)
+    key = list(sim._key())
+    key[8], key[10] = 31, "gpu"  # whole-chunk unroll, dense compaction, no CPU options
+    res = simulator._compiled(*key)({k: np.asarray(v, np.float32) for k, v in plain.items()}, current)
+    for a, b in zip(ref[:4], res[:4]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(np.asarray(res.V), np.asarray(ref.V), atol=1e-4)
+    assert int(ref.n_spikes.sum()) > 0

@@ -81,3 +81,25 @@ def test_voltage_metric_needs_voltage():
     obj = Objective.from_spec({"metrics": [{"name": "voltage_rmse"}]})
     with pytest.raises(ValueError, match="model_V"):
         obj.evaluate(_model(), DATA, dt=0.1, duration=200.0)
+
+
+def test_spec_errors_are_spikefit_errors_naming_the_source():
+    from spikefit.errors import SpikefitError
+
+    with pytest.raises(SpikefitError, match=r"^job.toml: \[objective.metrics\[0\].name\] unknown metric 'gama'.*"
+                                            r"got 'gama'; did you mean 'gamma'\?$"):
+        Objective.from_spec({"metrics": [{"name": "gama"}]}, source="job.toml")
+    with pytest.raises(SpikefitError, match=r"^\[objective.mode\] expected one of 'weighted', 'multi', got 'weigthed'; "
+                                            r"did you mean 'weighted'\?$"):
+        Objective.from_spec({"metrics": [{"name": "isi"}], "mode": "weigthed"})
+
+
+@pytest.mark.parametrize("spec", [{"metrics": [{"name": ["gamma"]}]}, {"metrics": [{"name": "gamma", "weight": 2**1100}]},
+                                  {"metrics": [{"name": "voltage_rmse", "window_ms": ["a", "b"]}]},
+                                  {"metrics": [{"name": "isi"}], "mode": ["multi"]},
+                                  {"metrics": [{"name": "isi"}], "penalty": 10**400}])
+def test_odd_values_are_input_errors(spec):
+    from spikefit.errors import SpikefitError
+
+    with pytest.raises(SpikefitError, match=r"^\[objective"):
+        Objective.from_spec(spec)

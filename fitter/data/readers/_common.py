@@ -1,4 +1,4 @@
-"""Helpers shared by the table-like readers (npz, csv, parquet)."""
+"""Helpers shared by the readers: table helpers (npz, csv, parquet) and error-message helpers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from spikefit.data.recording import Recording, RecordingError
 
-__all__ = ["group_cells", "require"]
+__all__ = ["group_cells", "require", "scalar_str", "sniff_format", "format_hint", "short_error"]
 
 
 def require(mapping, key: str, path, what: str):
@@ -28,3 +28,38 @@ def group_cells(sweeps, path) -> Recording | list[Recording]:
 
 def scalar_str(x) -> str:
     return str(np.asarray(x).reshape(-1)[0]) if np.asarray(x).size else ""
+
+
+_MAGIC = ((b"ABF2", "abf"), (b"ABF ", "abf"), (b"\x89HDF\r\n\x1a\n", "nwb"), (b"PK\x03\x04", "npz"),
+          (b"PAR1", "parquet"), (b"\x1f\x8b", "text"))
+
+
+def sniff_format(path) -> str | None:
+    """The format a file's first bytes look like (None when unknown): a hint for error messages."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    if head[:2] in (b"\x05\x00", b"\x00\x05", b"\x02\x00", b"\x00\x02") and len(head) >= 64:
+        return "ibw"
+    try:
+        first = head.decode("utf-8").splitlines()[0] if head else ""
+    except UnicodeDecodeError:
+        return None
+    return "csv" if "," in first and "current_" in first else None
+
+
+def format_hint(path, fmt: str) -> str:
+    """``"; its first bytes look like <other>: pass format=..."`` when the bytes say so, else ``""``."""
+    other = sniff_format(path)
+    return f"; its first bytes look like {other}: pass format={other!r}" if other and other != fmt else ""
+
+
+def short_error(err: BaseException, limit: int = 160) -> str:
+    """``"<Type>: <message>"`` of a library's exception, cut to ``limit`` characters."""
+    text = f"{type(err).__name__}: {err}".replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

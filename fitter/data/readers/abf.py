@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spikefit.data.readers._common import format_hint, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -28,7 +29,8 @@ def read(path, *, channel: int = 0, cell: str | None = None, detector: SpikeDete
     try:
         abf = pyabf.ABF(str(path))
     except Exception as err:
-        raise RecordingError(f"{path}: cannot read as an ABF file (truncated or not .abf?): {type(err).__name__}: {err}") from err
+        raise RecordingError(f"{path}: cannot read as an ABF file (truncated or not .abf?): {short_error(err)}"
+                             f"{format_hint(path, 'abf')}") from err
     if not 0 <= channel < abf.channelCount:
         raise RecordingError(f"{path}: option 'channel': expected 0..{abf.channelCount - 1}, got {channel}")
     cell_id = cell or abf.abfID
@@ -38,7 +40,7 @@ def read(path, *, channel: int = 0, cell: str | None = None, detector: SpikeDete
             abf.setSweep(i, channel=channel)
             voltage, current = abf.sweepY.copy(), abf.sweepC.copy()
         except Exception as err:
-            raise RecordingError(f"{path}: sweep {i}: cannot read samples (truncated file?): {err}") from err
+            raise RecordingError(f"{path}: sweep {i}: cannot read samples (truncated file?): {short_error(err)}") from err
         sweeps.append(
             Sweep.from_arrays(
                 current,

@@ -20,11 +20,14 @@ Known layouts (``layout=``, detected from the channel numbers when not given):
 
 from __future__ import annotations
 
+import logging
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from spikefit.data.readers._common import format_hint, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -38,28 +41,47 @@ LAYOUTS = {
 }
 
 
+@contextmanager
+def _igor2_quiet():
+    """igor2 logs the raw bytes of a wave it cannot shape (tens of KB on stderr) before it
+    raises; the error is reported as one line instead, so its loggers are muted meanwhile."""
+    log = logging.getLogger("igor2")
+    saved = log.propagate, log.handlers[:]
+    log.propagate, log.handlers = False, [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        log.propagate, log.handlers = saved[0], saved[1]
+
+
 def _load_wave(path: Path) -> tuple[np.ndarray, float, str, str]:
     """(data, dt in x units, data unit, x unit) of one .ibw file."""
     from igor2 import binarywave
 
     try:
-        wave = binarywave.load(str(path))["wave"]
-    except FileNotFoundError:
+        with _igor2_quiet():
+            wave = binarywave.load(str(path))["wave"]
+        header = wave["wave_header"]
+        raw = np.asarray(wave["wData"])
+        if raw.dtype.kind not in "iuf":
+            raise RecordingError(f"{path}: field 'wData': expected a numeric wave, got {raw.dtype} values; "
+                                 "is this a text or complex wave?")
+        data = raw.astype(np.float64).reshape(-1)
+        if "hsA" in header:
+            dt = float(header["hsA"])
+            x_unit = b"".join(header["xUnits"]).decode("ascii", "replace")
+        else:
+            dt = float(header["sfA"][0])
+            x_unit = b"".join(header["dimUnits"][0]).decode("ascii", "replace")
+        unit = b"".join(header["dataUnits"]).decode("ascii", "replace")
+        npnts = int(header["npnts"])
+    except (FileNotFoundError, RecordingError):
         raise
-    except Exception as err:  # igor2 raises struct/value errors on short files
+    except Exception as err:  # igor2 raises struct/value/key errors on short or damaged files
         raise RecordingError(
-            f"{path}: cannot read as an Igor binary wave (truncated or not .ibw?): {type(err).__name__}: {err}"
+            f"{path}: cannot read as an Igor binary wave (truncated or not .ibw?): {short_error(err)}"
+            f"{format_hint(path, 'ibw')}"
         ) from err
-    header = wave["wave_header"]
-    data = np.asarray(wave["wData"], dtype=np.float64).reshape(-1)
-    if "hsA" in header:
-        dt = float(header["hsA"])
-        x_unit = b"".join(header["xUnits"]).decode("ascii", "replace")
-    else:
-        dt = float(header["sfA"][0])
-        x_unit = b"".join(header["dimUnits"][0]).decode("ascii", "replace")
-    unit = b"".join(header["dataUnits"]).decode("ascii", "replace")
-    npnts = int(header["npnts"])
     if data.size != npnts:
         raise RecordingError(f"{path}: field 'wData': expected {npnts} samples (header npnts), got {data.size}")
     return data, dt, unit, x_unit

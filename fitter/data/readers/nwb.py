@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikefit.data.readers._common import format_hint, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -42,7 +43,8 @@ def read(path, *, cell: str | None = None, detector: SpikeDetector | None = None
         io = NWBHDF5IO(str(path), "r")
         nwb = io.read()
     except Exception as err:
-        raise RecordingError(f"{path}: cannot read as NWB (truncated or not HDF5?): {type(err).__name__}: {err}") from err
+        raise RecordingError(f"{path}: cannot read as NWB (truncated or not HDF5?): {short_error(err)}"
+                             f"{format_hint(path, 'nwb')}") from err
     try:
         stims = {int(s.sweep_number): s for s in nwb.stimulus.values() if isinstance(s, CurrentClampStimulusSeries)}
         resps = {int(s.sweep_number): s for s in nwb.acquisition.values() if isinstance(s, CurrentClampSeries)}
@@ -67,6 +69,11 @@ def read(path, *, cell: str | None = None, detector: SpikeDetector | None = None
                     protocol=desc if desc and desc != "N/A" else "", source=str(path),
                 )
             )
+    except RecordingError:
+        raise
+    except Exception as err:  # a readable HDF5 file with damaged or unexpected NWB content
+        raise RecordingError(f"{path}: cannot read the NWB content (damaged or not the Allen icephys layout?): "
+                             f"{short_error(err)}") from err
     finally:
         io.close()
     return Recording(tuple(sweeps), cell=cell_id, source=str(path))

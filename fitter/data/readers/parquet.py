@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from spikefit.data.readers._common import group_cells
+from spikefit.data.readers._common import format_hint, group_cells, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -51,7 +49,8 @@ def read(path, *, detector: SpikeDetector | None = None) -> Recording | list[Rec
     try:
         table = pq.read_table(path)
     except Exception as err:
-        raise RecordingError(f"{path}: cannot read as Parquet (truncated?): {type(err).__name__}: {err}") from err
+        raise RecordingError(f"{path}: cannot read as Parquet (truncated?): {short_error(err)}"
+                             f"{format_hint(path, 'parquet')}") from err
     missing = [c for c in ("sweep", "dt_ms", "current_pA") if c not in table.column_names]
     if missing:
         raise RecordingError(
@@ -63,16 +62,23 @@ def read(path, *, detector: SpikeDetector | None = None) -> Recording | list[Rec
     col = lambda name, default: d.get(name, [default] * n)  # noqa: E731
     sweeps = []
     for i in range(n):
-        v = col("voltage_mV", None)[i]
-        st = col("spike_times_ms", None)[i]
-        sweeps.append(
-            Sweep.from_arrays(
-                np.asarray(d["current_pA"][i] or [], dtype=float), current_unit="pA",
-                voltage=None if v is None else np.asarray(v, dtype=float), voltage_unit="mV",
-                spike_times=None if st is None else np.asarray(st, dtype=float), spike_time_unit="ms",
-                dt=d["dt_ms"][i], dt_unit="ms", detector=detector,
-                cell=col("cell", path.stem)[i] or path.stem, sweep_id=d["sweep"][i], protocol=col("protocol", "")[i] or "",
-                stimulus=col("stimulus", "")[i] or "", repeat=col("repeat", 0)[i] or 0, source=col("source", str(path))[i] or str(path),
+        sid = d["sweep"][i]
+        if sid is None or (isinstance(sid, float) and sid != sid):
+            raise RecordingError(f"{path}, row {i}, column 'sweep': expected a sweep id, got null; fill it in")
+        try:
+            sweeps.append(
+                Sweep.from_arrays(
+                    d["current_pA"][i] or [], current_unit="pA",  # types checked by the sweep (field names)
+                    voltage=col("voltage_mV", None)[i], voltage_unit="mV",
+                    spike_times=col("spike_times_ms", None)[i], spike_time_unit="ms",
+                    dt=d["dt_ms"][i], dt_unit="ms", detector=detector,
+                    cell=str(col("cell", path.stem)[i] or path.stem), sweep_id=str(sid),
+                    protocol=str(col("protocol", "")[i] or ""), stimulus=str(col("stimulus", "")[i] or ""),
+                    repeat=col("repeat", 0)[i] or 0, source=str(col("source", str(path))[i] or str(path)),
+                )
             )
-        )
+        except RecordingError as err:  # the row's own source names the original file: add the table's
+            if str(path) in str(err):
+                raise
+            raise type(err)(f"{path}, row {i}: {err}") from None
     return group_cells(sweeps, path)

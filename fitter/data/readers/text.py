@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikefit.data.readers._common import format_hint, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -40,13 +41,21 @@ PRESETS = {
 }
 
 
+def _loadtxt(path: Path, what: str) -> np.ndarray:
+    """``np.loadtxt`` (2-D); any parse, decompression or read error names the file."""
+    try:
+        return np.loadtxt(path, ndmin=2)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # ValueError, EOFError, OSError (gzip), zlib.error, UnicodeDecodeError
+        raise RecordingError(f"{path}: cannot parse as {what} (truncated or damaged file?): {short_error(err)}"
+                             f"{format_hint(path, 'text')}") from err
+
+
 def _load_columns(path: Path, n_columns: int) -> np.ndarray:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        data = np.loadtxt(path, ndmin=2)
-    except (ValueError, EOFError, OSError) as err:
-        raise RecordingError(f"{path}: cannot parse as numeric text columns (truncated file?): {err}") from err
+    data = _loadtxt(path, "numeric text columns")
     if data.shape[0] == 0:
         raise RecordingError(f"{path}: expected at least 1 row of samples, got an empty file")
     if data.shape[1] != n_columns:
@@ -66,9 +75,13 @@ def _read_file(path: Path, *, opts: dict, cell: str, sweep_id: str, stimulus: st
             f"{path}: the sampling rate is not in text files and was not given; pass rate_hz= "
             f"(CLI: --rate-hz) or a preset (one of {sorted(PRESETS)})"
         )
+    try:
+        ok = not isinstance(rate, bool) and 0 < float(rate) < float("inf")
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise RecordingError(f"{path}: option 'rate_hz': expected a number > 0 (samples per second), got {rate!r}")
     rate = float(rate)
-    if not rate > 0:
-        raise RecordingError(f"{path}: option 'rate_hz': expected > 0, got {rate}")
     data = _load_columns(path, len(columns))
     current = data[:, columns.index("current")]
     voltage = data[:, columns.index("voltage")] if "voltage" in columns else None
@@ -77,7 +90,7 @@ def _read_file(path: Path, *, opts: dict, cell: str, sweep_id: str, stimulus: st
     if suffix:
         spath = path.parent / (re.sub(r"\.voltage(\.gz)?$", "", path.name) + suffix)
         if spath.exists():
-            raw = np.loadtxt(spath, ndmin=2)
+            raw = _loadtxt(spath, "spike times (numbers, one spike per line)")
             spikes = raw[:, 0] if raw.size else np.zeros(0)
             if opts.get("spike_unit") == "samples":
                 spikes, spike_unit = spikes * (1000.0 / rate), "ms"
