@@ -23,6 +23,7 @@ from spikefit.execution.finish import finish
 from spikefit.execution.loop import Clock, Run, drive
 from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
+from spikefit.errors import SpikefitError
 from spikefit.results.lock import FolderLock
 from spikefit.results.store import ResultStore
 from spikefit.search.sampler_factory import check_sampler_options
@@ -138,7 +139,10 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
         raise ValueError(f"{spec.name}: --overwrite clears the results folder and its study journal, but "
                          f"[search.storage] = {spec.search.storage!r} keeps the studies elsewhere; give the "
                          "job a new name instead")
-    store = ResultStore(output)
+    try:
+        store = ResultStore(output)
+    except SpikefitError as err:  # a bad output location: name the job file too
+        raise type(err)(f"{getattr(spec, 'source', spec.name)}: {err}") from None
     lock = FolderLock(store, spec.name, spec.fingerprint(), overwrite=overwrite)
     lock.acquire()  # the folder is this run's (or a dead driver's, resumed) before anything is written
     try:

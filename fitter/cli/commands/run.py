@@ -59,6 +59,10 @@ def _main(args: argparse.Namespace) -> int:
           f"-> {summary.output}")
     print("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in t.items() if k != "record")
           + f"; recorded in the background: {t.get('record', 0.0):.1f} s")
+    if not summary.best:  # every trial failed: nothing to show but the reasons
+        print(f"no cell has a COMPLETE trial; see fail_reason in {summary.output}/trials "
+              "(pandas.read_parquet) and widen the bounds or fix the fixed parameters", file=sys.stderr)
+        return 1
     from spikefit.cli.commands.results import print_summary
 
     print_summary(summary.output)
