@@ -20,8 +20,10 @@ from _synthetic import synthetic_job_file
 def test_signal_stops_the_run_and_the_same_command_resumes(tmp_path, synthetic_table, sig, status):
     out = tmp_path / "out"
     job = synthetic_job_file(tmp_path / "job.toml", synthetic_table, out, trials=3200)
+    # as from a terminal: a background test runner may hand its children SIGINT ignored
     proc = subprocess.Popen([sys.executable, "-m", "spikefit.cli.main", "run", job, "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(list((out / "trials").glob("part-*.parquet"))) < 3:
         time.sleep(0.05)
