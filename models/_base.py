@@ -145,7 +145,8 @@ class Neuron(brainstate.nn.Dynamics):
     # the whole new state (worth it when the step has expensive shared terms, e.g. the exps
     # of AdExIF); ``sim_split_runaway`` keeps the runaway flags in their own small kernel
     # (worth it when the spike test is costly, e.g. a division by a state-dependent term);
-    # ``sim_cpu_unroll`` is the default inner-loop unroll on CPU.
+    # ``sim_cpu_unroll`` was the default inner-loop unroll on CPU (no longer read: the
+    # simulator's CPU loop runs best unrolled once for every model, ``default_unroll``).
     sim_packed: bool = False
     sim_split_runaway: bool = False
     sim_cpu_unroll: int = 1

@@ -1,31 +1,30 @@
-"""The time loop of ``models.simulator``: layout, per-step kernels and spike compaction.
+"""The time loop of ``models.simulator``: state layout, per-step kernels, chunks.
 
-Layout.  The ``P`` candidates x ``S`` sweeps of a call are one 2-D state of ``N = P * S``
-neurons, laid out sweep-major ``[S, P]`` when ``P >= S`` (else ``[P, S]``): the long axis is
-the minor (contiguous) one, so every per-step kernel is a plain vector loop over it, the
-per-candidate parameters broadcast along it and the step's current (one value per sweep) is
-a broadcast along the other axis; nothing is gathered or tiled per step.
+Layout (``_Layout``).  The ``P`` candidates x ``S`` sweeps of a call are ``N = P * S``
+neurons, simulated as one vector: ``flat`` (neuron ``p * S + s``; parameters repeated per
+sweep, each chunk's current expanded to ``[31, N]`` once, so every step reads a plain row) or,
+for large batches, ``grid`` (``[S, P]``: parameters ``[P]`` and the step's current ``[S, 1]``
+broadcast; nothing repeated, S times less parameter traffic).  Either way no per-step gather
+or tile (a tiled current made the old ``[P, S]`` loop 3-6x slower than one sweep), and the
+spike buffer row of a neuron is ``p * S + s``, the result's layout.
 
 Per step (XLA:CPU has no multi-output fusion: each array written in a step is its own
 kernel, and an expensive intermediate shared by two of them is materialised in a third):
 
-* the state kernel.  Its spike input (the spike of the state it starts from) is read from
-  the step's spike bit, which the previous step wrote, so it never re-evaluates the spike
-  test (a division for some parameter sets).  ``sim_packed`` models carry their state two
-  variables per complex number, so one kernel writes the whole state; an optimisation
-  barrier keeps XLA from folding ``real(complex(a, b))`` back into ``a``;
+* the state kernel.  Its spike input (the spike of the state it starts from) is the spike
+  bit the previous step wrote, so it never re-evaluates the spike test (a division for some
+  parameter sets).  ``sim_packed`` models carry their state two variables per complex number,
+  so one kernel writes the whole state; an optimisation barrier keeps XLA from folding
+  ``real(complex(a, b))`` back into ``a``;
 * ``last_spike_time`` of the refractory models, from the *new* state
-  (``_base.record_spike_time``, the rule ``apply_refractory`` applies), so it shares nothing
-  with the state kernel;
-* the bookkeeping kernel: the spike bit of step ``j`` goes to bit ``j`` of a per-chunk
-  word (``CHUNK`` = 31 steps), the runaway flag to bit 31.
+  (``_base.record_spike_time``, the rule ``apply_refractory`` applies), so that it shares
+  nothing with the state kernel;
+* the bookkeeping kernel: the spike bit of step ``j`` goes to bit ``j`` of a per-chunk word
+  (``CHUNK`` = 31 steps), the runaway flag to bit 31 (``sim_split_runaway``: its own kernel).
 
-Per chunk the words are compacted into the spike buffer ``[P * S, K]`` (row ``p * S + s``,
-the result's layout): one scatter per spike rank, as many as the busiest neuron of the
-chunk needs that has not yet filled its buffer (an overflowed neuron only counts).  Each
-scatter writes where neurons spike and skips the others, so the cost follows the spikes,
-not ``K``.  Accelerators instead scatter all bits of a chunk at once (no data-dependent loop).
-The voltage, when recorded, is written chunk by chunk into a ``[P, S, T]`` buffer.
+Per chunk the words go into the spike buffer (``_compact``: cost set by the spikes, not by
+``K``).  The voltage, when recorded, is written chunk by chunk into its ``[P, S, T]`` result;
+nothing else holds anything of size ``T`` but the current.
 """
 
 from __future__ import annotations
@@ -82,9 +81,11 @@ class _Layout:
         return x[None, :] if self.grid else jnp.repeat(x, self.S) if self.S > 1 else x
 
     def chunk_current(self, II):  # [L, S] -> the per-step rows of the chunk
-        L = II.shape[0]
         if self.grid:
             return II[:, :, None]
+        if self.S == 1:  # [L, 1]: a scalar a step
+            return II
+        L = II.shape[0]
         return jnp.broadcast_to(II[:, None, :], (L, self.P, self.S)).reshape(L, self.N)
 
     def to_ps(self, x):  # state-shaped -> [P, S]

@@ -3,7 +3,9 @@
 All values are plain floats in ``UNIT_SYSTEM`` (ms, mV, pA, GOhm, nS, 1/ms, ...); saiunit
 Quantities given as parameters are converted (``UnitError`` on a wrong dimension).  The
 time loop is a ``lax.scan`` over the model's own ``step`` function (the one its object API
-uses), on a state of shape ``[P, S]``.
+uses), on the ``P * S`` neurons of a call as one vector (``_simloop``: layout, kernels;
+``_compact``: spike buffer), so a call of P candidates x S sweeps runs about as fast as one
+sweep of ``P * S`` candidates.
 
 Time convention: step ``i`` (0-based) consumes ``current[:, i]`` at time ``t = i * dt`` and
 produces the spike reported as step ``i`` (spike time ``i * dt``), exactly as calling
@@ -20,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._simloop import CHUNK, V_RUNAWAY, build_run
+from ._simloop import CHUNK, V_RUNAWAY, build_run  # noqa: F401 (V_RUNAWAY: re-exported)
 from .registry import get_model
 from .units import to_plain
 
@@ -48,14 +50,12 @@ CPU_COMPILER_OPTIONS = {"xla_cpu_prefer_vector_width": 512}
 
 
 def default_unroll(backend: str, model=None) -> int:
-    """Inner-loop unroll for a backend (and model).  CPU: the model's ``sim_cpu_unroll``
-    (1 for most: each step is already one or two fused kernels, unrolling only lets XLA
-    duplicate work across kernels).  GPU/TPU: the whole chunk (``CHUNK`` steps straight-line
-    in one loop iteration), so XLA can fuse consecutive steps into few kernels: there the loop
-    is kernel-launch bound, not compute bound."""
-    if backend != "cpu":
-        return CHUNK
-    return 1 if model is None else get_model(model).sim_cpu_unroll
+    """Inner-loop unroll for a backend.  CPU: 1 (each step is two to four kernels; unrolled,
+    XLA merges consecutive steps into larger kernels, measured 1.2-2.5x slower for Gif with the
+    current loop; the models' ``sim_cpu_unroll`` hints predate it and are not used).  GPU/TPU:
+    the whole chunk (``CHUNK`` steps straight-line in one loop iteration), so XLA can fuse
+    consecutive steps into few kernels: there the loop is kernel-launch bound, not compute bound."""
+    return 1 if backend == "cpu" else CHUNK
 
 
 @functools.lru_cache(maxsize=256)

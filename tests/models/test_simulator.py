@@ -78,24 +78,33 @@ def test_parameter_units_and_names():
 
 # -- fit shapes: P candidates x S sweeps ---------------------------------------------------------
 
-def _fresh_compiles(monkeypatch, grid):
-    """Force the grid (or flat) state layout for the Simulators built next (new traces)."""
-    from spikefit.models import _simloop, simulator
+@pytest.fixture
+def fresh_compiles():
+    """Simulators built in the test trace anew (layout and compaction settings are read at
+    trace time), and nothing compiled under a test's settings outlives it."""
+    from spikefit.models import simulator
 
-    if grid:
+    simulator._compiled.cache_clear()
+    yield
+    simulator._compiled.cache_clear()
+
+
+@pytest.fixture(params=["flat", "grid"])
+def layout(request, monkeypatch, fresh_compiles):
+    """Force the flat or the grid state layout (by size they are chosen as in ``_simloop``)."""
+    from spikefit.models import _simloop
+
+    if request.param == "grid":
         monkeypatch.setattr(_simloop, "GRID_MIN_NEURONS", 0)
         monkeypatch.setattr(_simloop, "GRID_MIN_P", 0)
     else:
         monkeypatch.setattr(_simloop, "GRID_MIN_NEURONS", 2**62)
-    simulator._compiled.cache_clear()  # and again at the end of the test
-    return simulator
+    return request.param
 
 
-@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
 @pytest.mark.parametrize("name", ["AdExIFRef", "Gif", "LIFRef"])
-def test_fit_shape_equals_single_sweeps(name, grid, monkeypatch):
+def test_fit_shape_equals_single_sweeps(name, layout):
     """[P, S] in one call == S calls of one sweep each: spikes exactly, V to float32 rounding."""
-    simulator = _fresh_compiles(monkeypatch, grid)
     P, S, T = 5, 4, 443  # T not a multiple of the chunk
     plain = random_params(name, P, seed=11)
     current = 2.0 * random_current(S, T, seed=12).T
@@ -108,13 +117,10 @@ def test_fit_shape_equals_single_sweeps(name, grid, monkeypatch):
         np.testing.assert_array_equal(np.asarray(res.n_spikes[:, s]), np.asarray(one.n_spikes[:, 0]))
         np.testing.assert_allclose(np.asarray(res.V[:, s]), np.asarray(one.V[:, 0]), atol=1e-4, rtol=1e-6)
     assert int(res.n_spikes.sum()) > P * S and not bool(res.diverged.any()) and not bool(res.overflow.any())
-    simulator._compiled.cache_clear()
 
 
-@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
-def test_flags_per_candidate_with_one_bad_sweep(grid, monkeypatch):
+def test_flags_per_candidate_with_one_bad_sweep(layout):
     """A candidate diverged (overflowed) if one of its sweeps did; the others are untouched."""
-    simulator = _fresh_compiles(monkeypatch, grid)
     # soft-reset ExpIF: candidate 1 (high threshold) runs away on the strong sweep 2 only;
     # candidate 0 fires fastest there and overflows a buffer of 12 there only
     free = {"V_th": np.array([-45.0, 10.0, -45.0]), "R": np.array([0.1, 0.02, 0.05])}
@@ -129,7 +135,6 @@ def test_flags_per_candidate_with_one_bad_sweep(grid, monkeypatch):
         np.testing.assert_array_equal(np.asarray(res.spike_steps[:, s]), np.asarray(one.spike_steps[:, 0]))
         np.testing.assert_array_equal(np.asarray(res.n_spikes[:, s]), np.asarray(one.n_spikes[:, 0]))
         assert not bool(one.diverged.any()) and not bool(one.overflow.any())
-    simulator._compiled.cache_clear()
 
 
 def test_spike_buffer_size_changes_nothing_but_capacity():
@@ -148,11 +153,9 @@ def test_spike_buffer_size_changes_nothing_but_capacity():
     assert (np.asarray(big.spike_steps)[..., 400 - 1] == -1).all()
 
 
-@pytest.mark.parametrize("grid", [False, True], ids=["flat", "grid"])
-def test_memory_does_not_grow_with_steps_times_neurons(grid, monkeypatch):
+def test_memory_does_not_grow_with_steps_times_neurons(layout):
     """No [P, S, T] buffer: the compiled call's temporary memory grows with T by O(S) bytes a
     step (the current), not with P * S * T; V, when recorded, is written in place."""
-    simulator = _fresh_compiles(monkeypatch, grid)
     temp = {}
     for record_v in (False, True):
         sim = models.Simulator("AdExIFRef", free=("tau",), dt=1.0, max_spikes=64, record_v=record_v)
@@ -165,10 +168,32 @@ def test_memory_does_not_grow_with_steps_times_neurons(grid, monkeypatch):
         assert per_step < 100  # 8 sweeps: the current's copies, a few bytes a sweep
         assert temp[record_v, 2000, 3100] < 3 * temp[record_v, 1000, 3100]  # ~ P * S state, not * T
         assert temp[record_v, 2000, 3100] < 2000 * 8 * 3100  # far below one [P, S, T] int8 array
-    simulator._compiled.cache_clear()
 
 
-def test_accelerator_compaction_path_on_cpu():
+def test_busy_subset_compaction_writes_what_plain_ranks_write(layout, monkeypatch):
+    """Spikes beyond rank R0 of a chunk go through the busy subset (or, when it does not fit,
+    all neurons): the same buffer as writing every rank over all neurons."""
+    from spikefit.models import _compact, simulator
+
+    P, S, T = 40, 3, 700  # dt 1 ms: from silent to a spike every step (31 a chunk)
+    rng = np.random.default_rng(41)
+    plain = {"tau": rng.uniform(2.0, 30.0, P), "R": rng.uniform(0.02, 0.3, P), "V_th": rng.uniform(2.0, 20.0, P)}
+    current = rng.uniform(0.0, 900.0, (S, 1)) + rng.normal(0.0, 150.0, (S, T))
+    runs = {}
+    for label, r0, size in (("plain", 32, _compact.subset_size), ("subset", _compact.R0, _compact.subset_size),
+                            ("no fit", _compact.R0, lambda N: 3)):
+        monkeypatch.setattr(_compact, "R0", r0)
+        monkeypatch.setattr(_compact, "subset_size", size)
+        simulator._compiled.cache_clear()
+        runs[label] = models.Simulator("LIF", free=tuple(plain), dt=1.0, max_spikes=150)(plain, current)
+    n = np.asarray(runs["plain"].n_spikes)
+    assert n.max() > 150 and (n < 20).any()  # some overflow, some nearly silent
+    for label in ("subset", "no fit"):
+        for a, b in zip(runs["plain"][:4], runs[label][:4]):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=label)
+
+
+def test_accelerator_compaction_path_on_cpu(layout):
     """The loop-free spike compaction of GPU/TPU (run here on the CPU) gives the same result."""
     from spikefit.models import simulator
 
