@@ -3,59 +3,23 @@ counted twice, and the Optuna study still agrees with the trials table trial for
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from _study_checks import study_agrees_with_table
-from _synthetic import FIXED_ADEX, TRUE_ADEX, synthetic_adex_recording
+from _synthetic import synthetic_job_file
 
 from spikefit.cli.main import main
-from spikefit.results.sweep_table import write_sweep_table
-
-JOB = """
-name = "killed"
-seed = 4
-output = "{out}"
-
-[data]
-path = "{table}"
-format = "parquet"
-train = {{ t_stop_ms = 1500.0 }}
-
-[model]
-name = "AdExIF"
-fixed = {fixed}
-derived = {{ V_th = "V_T + 5 * delta_T" }}
-
-[params]
-tau = {{ low = "8 ms", high = "40 ms", log = true }}
-V_T = {{ low = "-56 mV", high = "-44 mV" }}
-delta_T = {{ low = "0.8 mV", high = "4 mV", log = true }}
-
-[search]
-trials = 1280
-batch_size = 32
-
-[resources]
-executor = "local"
-"""
 
 
-def test_killed_driver_resumes_with_no_trial_lost_or_told_twice(tmp_path):
-    rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
-    table = write_sweep_table(replace(rec, sweeps=(replace(rec.sweeps[0], sweep_id="n"),)), tmp_path / "syn.parquet")
-    fixed = {**FIXED_ADEX, "tau_w": TRUE_ADEX["tau_w"], "a": TRUE_ADEX["a"], "b": TRUE_ADEX["b"]}
+def test_killed_driver_resumes_with_no_trial_lost_or_told_twice(tmp_path, synthetic_table):
     out = tmp_path / "out"
-    job = tmp_path / "killed.toml"
-    job.write_text(JOB.format(out=out, table=table,
-                              fixed="{ " + ", ".join(f"{k} = {v}" for k, v in fixed.items()) + " }"))
+    job = synthetic_job_file(tmp_path / "killed.toml", synthetic_table, out, name="killed", trials=1280)
     proc = subprocess.Popen([sys.executable, "-m", "spikefit.cli.main", "run", str(job), "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240

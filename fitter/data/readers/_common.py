@@ -63,3 +63,17 @@ def short_error(err: BaseException, limit: int = 160) -> str:
     """``"<Type>: <message>"`` of a library's exception, cut to ``limit`` characters."""
     text = f"{type(err).__name__}: {err}".replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_file(path, load, *, what: str, fmt: str):
+    """``(Path(path), load(path))``; a missing file or one ``load`` cannot parse is one clear error
+    naming the file, what it was read as, why, and (when the bytes say so) the right format."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return path, load(path)
+    except Exception as err:
+        raise RecordingError(f"{path}: cannot read as {what}: {short_error(err)}{format_hint(path, fmt)}") from err

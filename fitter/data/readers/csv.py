@@ -15,11 +15,10 @@ Columns (header row required):
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
-from spikefit.data.readers._common import format_hint, group_cells, short_error
+from spikefit.data.readers._common import group_cells, load_file
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -68,13 +67,7 @@ def _integer(value, column: str, where: str) -> int:
 def read(path, *, rate_hz: float | None = None, detector: SpikeDetector | None = None) -> Recording | list[Recording]:
     import pandas as pd
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        df = pd.read_csv(path)
-    except Exception as err:
-        raise RecordingError(f"{path}: cannot read as CSV: {short_error(err)}{format_hint(path, 'csv')}") from err
+    path, df = load_file(path, pd.read_csv, what="CSV", fmt="csv")
     if df.empty:
         raise RecordingError(f"{path}: expected at least 1 row of samples, got none")
     icol, iunit = _unit_column(df.columns, "current", path, True)

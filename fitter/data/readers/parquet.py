@@ -25,9 +25,8 @@ results package is the only Parquet writer, this module only reads.
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from spikefit.data.readers._common import format_hint, group_cells, short_error
+from spikefit.data.readers._common import group_cells, load_file
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
 
@@ -43,14 +42,7 @@ def read(path, *, detector: SpikeDetector | None = None) -> Recording | list[Rec
     """Read a sweep table (see the module docstring for the schema)."""
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        table = pq.read_table(path)
-    except Exception as err:
-        raise RecordingError(f"{path}: cannot read as Parquet (truncated?): {short_error(err)}"
-                             f"{format_hint(path, 'parquet')}") from err
+    path, table = load_file(path, pq.read_table, what="Parquet (truncated?)", fmt="parquet")
     missing = [c for c in ("sweep", "dt_ms", "current_pA") if c not in table.column_names]
     if missing:
         raise RecordingError(
