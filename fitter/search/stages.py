@@ -30,6 +30,9 @@ class Stage:
     options: dict[str, Any] = field(default_factory=dict)
     local: bool = False
     sigma0: float = 0.05
+    passive: bool = False  # fits R, tau, V_rest from sub-threshold data (spikefit.search.passive): no study
+    tolerance: float = 0.15
+    v_tolerance_mV: float = 2.0
 
 
 @dataclass
@@ -49,9 +52,9 @@ def plan(search, job_seed: int) -> list[Stage]:
     """The stages of a job's ``search`` section (a :class:`~spikefit.spec.jobspec.SearchSpec`)."""
     if not search.stages:
         return [Stage(DEFAULT_STAGE, search.trials, (job_seed,), search.sampler, dict(search.options))]
-    return [Stage(s.name, s.trials, tuple(job_seed * 1000 + x for x in s.seeds), s.sampler or search.sampler,
+    return [Stage(s.name, s.trials or 0, tuple(job_seed * 1000 + x for x in s.seeds), s.sampler or search.sampler,
                   {**(search.options if (s.sampler or search.sampler) == search.sampler else {}), **s.options},
-                  s.local, s.sigma0)
+                  s.local, s.sigma0, s.passive, s.tolerance, s.v_tolerance_mV)
             for s in search.stages]
 
 

@@ -96,15 +96,32 @@ class StageSpec(_Strict):
     A global stage searches the job's full bounds; a local stage (``local = true``) starts a
     CMA-ES at the best candidate of the earlier stages with step ``sigma0`` (in the sampler's
     [0, 1]-scaled space). ``trials`` is the budget per seed.
+
+    A passive stage (``passive = true``, no trials) fits R, tau and V_rest to the sub-threshold
+    samples of the training sweeps (:mod:`spikefit.search.passive`); the later stages search R
+    and tau within a factor ``1 +/- tolerance`` of its estimates and V_rest within
+    ``v_tolerance_mV``.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    trials: int = Field(gt=0)
+    trials: int | None = Field(default=None, gt=0)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     sampler: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     local: bool = False
     sigma0: float = Field(default=0.05, gt=0, le=1)
+    passive: bool = False
+    tolerance: float = Field(default=0.15, gt=0, le=10)
+    v_tolerance_mV: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _trials_or_passive(self) -> "StageSpec":
+        if self.passive and (self.trials is not None or self.local):
+            raise ValueError(f"stage {self.name!r}: a passive stage has no trials and is not local (it fits "
+                             "R, tau and V_rest directly); remove 'trials'/'local'")
+        if not self.passive and self.trials is None:
+            raise ValueError(f"stage {self.name!r}: expected 'trials' (a positive integer, the budget per seed)")
+        return self
 
     @field_validator("sampler")
     @classmethod
@@ -142,8 +159,14 @@ class SearchSpec(_Strict):
         names = [s.name for s in self.stages or ()]
         if len(set(names)) != len(names):
             raise ValueError(f"[search.stages] expected distinct stage names, got {names}")
-        if self.stages and self.stages[0].local:
-            raise ValueError(f"[search.stages] the first stage ({names[0]!r}) cannot be local: a local "
+        searching = [s for s in self.stages or () if not s.passive]
+        if any(s.passive for s in (self.stages or [])[1:]):
+            raise ValueError("[search.stages] a passive stage must be the first stage (it narrows the bounds "
+                             "of the stages after it), and there can be only one")
+        if self.stages and not searching:
+            raise ValueError("[search.stages] expected at least one stage with trials after the passive stage")
+        if searching and searching[0].local:
+            raise ValueError(f"[search.stages] the first search stage ({searching[0].name!r}) cannot be local: a local "
                              "stage starts at the best of the earlier stages")
         for s in self.stages or ():
             sampler = s.sampler or self.sampler
@@ -156,7 +179,7 @@ class SearchSpec(_Strict):
         """Trials per cell over every stage and seed."""
         if not self.stages:
             return self.trials
-        return sum(s.trials * len(s.seeds) for s in self.stages)
+        return sum(s.trials * len(s.seeds) for s in self.stages if not s.passive)
 
 
 class ResourceSpec(_Strict):
