@@ -52,7 +52,11 @@ def fit_job(spec, *, recordings=None, executor: str | None = None, progress: boo
     results in the output folder instead of refusing."""
     from spikefit.execution.driver import run_job
     from spikefit.results.store import ResultStore
+    from spikefit.spec.choice import ModelChoiceJob
 
+    if isinstance(spec, ModelChoiceJob):
+        return _fit_choice(spec, recordings=recordings, executor=executor, progress=progress, shutdown=shutdown,
+                           overwrite=overwrite)
     summary = run_job(spec, progress=progress, shutdown=shutdown, recordings=recordings, executor=executor,
                       overwrite=overwrite)
     store = ResultStore(summary.output)
@@ -61,6 +65,38 @@ def fit_job(spec, *, recordings=None, executor: str | None = None, progress: boo
                      validation=store.read_validation() if store.has("validation.parquet") else None,
                      traces=store.read_traces() if summary.best else None,
                      units=dict(best.attrs.get("units", {})) if best is not None else {}, summary=summary)
+
+
+def _fit_choice(job, **kwargs) -> FitResult:
+    """Every model of a model-choice job; ``best`` has one row per cell and model (``label``,
+    ``chosen``), the other tables every model's rows (``model`` column)."""
+    import pandas as pd
+
+    from spikefit.execution.choice import run_choice
+    from spikefit.results.choice import read_models
+    from spikefit.results.store import ResultStore
+
+    summaries = run_choice(job, **kwargs)
+    parts = {k: [] for k in ("trials", "best", "validation", "traces")}
+    units: dict[str, str] = {}
+    for label, spec in zip(job.labels, job.variants):
+        store = ResultStore(spec.output_dir())
+        parts["trials"].append(store.read_trials().assign(label=label))
+        if summaries[label].best:
+            best = store.read_best()
+            units.update(best.attrs.get("units", {}))
+            parts["best"].append(best.assign(label=label))
+            parts["traces"].append(store.read_traces().assign(label=label))
+            if store.has("validation.parquet"):
+                parts["validation"].append(store.read_validation().assign(label=label))
+    frames = {k: pd.concat(v, ignore_index=True) if v else None for k, v in parts.items()}
+    root = ResultStore(job.output_dir())
+    if frames["best"] is not None and root.has("models.parquet"):
+        chosen = read_models(root)[["cell", "label", "chosen"]]
+        frames["best"] = frames["best"].merge(chosen, on=["cell", "label"], how="left")
+    status = "complete" if all(s.status == "complete" for s in summaries.values()) else "failed"
+    return FitResult(output=job.output_dir(), status=status, trials=frames["trials"], best=frames["best"],
+                     validation=frames["validation"], traces=frames["traces"], units=units, summary=summaries)
 
 
 def _param_section(params: dict) -> dict:

@@ -403,6 +403,11 @@ TESTED_ELSEWHERE = {
     "fitter/scoring/metrics/spikes.py": "tests/scoring/metrics/test_coincidence.py",
     # sampler names (job-spec validation), sampler building and storage: through the study
     "fitter/search/samplers.py": "tests/search/test_study.py",
+    # the job spec's sections and its one-line errors: through parsing whole job files
+    "fitter/spec/search.py": "tests/spec/test_jobspec.py",
+    "fitter/spec/messages.py": "tests/spec/test_jobspec.py",
+    # models.parquet is written and read back by the model-choice run
+    "fitter/results/choice.py": "tests/execution/test_choice.py",
     "fitter/search/sampler_factory.py": "tests/search/test_study.py",
     "fitter/search/storage.py": "tests/search/test_study.py",
     # typical parameters drive the evaluator tests and the demo's 13 models

@@ -177,6 +177,14 @@ class Evaluator:
         times = [s[s >= 0].astype(np.float64) * data.dt_ms for s in steps]
         return np.asarray(res.V)[0], times, bool(np.asarray(res.diverged)[0])
 
+    def spike_times(self, key: str, params: dict[str, float]) -> tuple[list[np.ndarray], bool]:
+        """Spike times per sweep (ms) and divergence for one parameter set, no voltage kept."""
+        data = self._cells[key]
+        row = np.array([[params[n] for n in self.free]], np.float32)
+        res = self._simulator(data, record_v=False)(self._columns(row), data.current)
+        steps = np.asarray(res.spike_steps)[0]
+        return [s[s >= 0].astype(np.float64) * data.dt_ms for s in steps], bool(np.asarray(res.diverged)[0])
+
     def _columns(self, x: np.ndarray) -> dict[str, np.ndarray]:
         cols = {n: x[:, i] for i, n in enumerate(self.free)}
         cols.update(self.derived(cols))

@@ -88,7 +88,7 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
             run = runs[key]
             t0 = time.perf_counter()
             numbers, x = run.study.ask_array(min(spec.search.batch_size, run.budget - asked[key]))
-            x = space.reflect(x)
+            x = run.study.space.reflect(x)  # a cell's own bounds (narrowed by a passive stage)
             clock.add("ask", time.perf_counter() - t0)
             if not len(numbers):
                 break
