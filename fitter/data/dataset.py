@@ -6,12 +6,13 @@ validation set that overlaps the training set is an error here, not an hour into
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from spikefit.data.recording import Recording, Sweep
+from spikefit.data.recording import Recording, RecordingError, Sweep
+from spikefit.data.stimulus import choose_stimulus, summarise_kinds
 from spikefit.data.sweeps import SweepBatch, make_batch
 
 __all__ = ["CellSets", "prepare_cells", "select", "crop", "split_holdout"]
@@ -19,13 +20,20 @@ __all__ = ["CellSets", "prepare_cells", "select", "crop", "split_holdout"]
 
 @dataclass(frozen=True)
 class CellSets:
-    """One cell's sweeps for a fit: training (always) and validation (when asked)."""
+    """One cell's sweeps for a fit: training (always) and validation (when asked).
+
+    ``stimulus``: which current drives the model on this cell's sweeps, ``"idealised"``,
+    ``"recorded"`` or ``"mixed"`` (see :mod:`spikefit.data.stimulus`); ``stimulus_by_sweep``:
+    sweep id -> ``"idealised"`` or ``"recorded"``, for every training and validation sweep.
+    """
 
     cell: str
     train: SweepBatch
     validation: SweepBatch | None
     train_sweeps: tuple[Sweep, ...]
     validation_sweeps: tuple[Sweep, ...]
+    stimulus: str = "recorded"
+    stimulus_by_sweep: dict[str, str] = field(default_factory=dict)
 
 
 def crop(sweep: Sweep, t_start_ms: float | None, t_stop_ms: float | None) -> Sweep:
@@ -102,9 +110,7 @@ def prepare_cells(spec, recordings: list[Recording] | None = None) -> dict[str, 
     """
     data = spec.data
     recs = list(recordings) if recordings is not None else _recordings(spec)
-    by_cell: dict[str, list[Sweep]] = {}
-    for rec in recs:
-        by_cell.setdefault(rec.cell or Path(rec.source).stem, []).extend(rec.sweeps)
+    by_cell = _by_cell(recs)
     if data.cells is not None:
         unknown = [c for c in data.cells if c not in by_cell]
         if unknown:
@@ -112,17 +118,37 @@ def prepare_cells(spec, recordings: list[Recording] | None = None) -> dict[str, 
         by_cell = {c: by_cell[c] for c in data.cells}
     out = {}
     for cell, sweeps in by_cell.items():
+        sweeps, kinds = choose_stimulus(sweeps, getattr(data, "stimulus", "auto"))
         train = select(sweeps, data.train, where="data.train")
         validation = []
         if data.validation is not None:
             validation = select(sweeps, data.validation, where="data.validation")
             _check_disjoint(train, validation, data.train, data.validation, cell)
+        used = {s.sweep_id: kinds[s.sweep_id] for s in (*train, *validation)}
         out[cell] = CellSets(
             cell=cell,
             train=make_batch(train, dt_ms=data.dt_ms, ljp_mV=data.ljp_mV),
             validation=make_batch(validation, dt_ms=data.dt_ms, ljp_mV=data.ljp_mV) if validation else None,
-            train_sweeps=tuple(train), validation_sweeps=tuple(validation))
+            train_sweeps=tuple(train), validation_sweeps=tuple(validation),
+            stimulus=summarise_kinds(used.values()), stimulus_by_sweep=used)
     return out
+
+
+def _by_cell(recs: list[Recording]) -> dict[str, list[Sweep]]:
+    """Each cell's sweeps; two recordings of one cell that share a sweep id are an error."""
+    by_cell: dict[str, list[Sweep]] = {}
+    where: dict[tuple[str, str], str] = {}
+    for rec in recs:
+        cell = rec.cell or Path(rec.source).stem
+        for s in rec.sweeps:
+            seen = where.setdefault((cell, s.sweep_id), rec.source)
+            if seen != rec.source:
+                raise RecordingError(
+                    f"[data.path] {seen} and {rec.source} both give cell {cell!r} a sweep {s.sweep_id!r}; "
+                    "expected one recording per cell id, or recordings with distinct sweep ids; rename a "
+                    "folder (the cell id of generic file prefixes such as X_ or exp_) or pass distinct files")
+        by_cell.setdefault(cell, []).extend(rec.sweeps)
+    return by_cell
 
 
 def split_holdout(sets: CellSets, holdout_ms: float, *, dt_ms: float | None, ljp_mV: float) -> tuple[CellSets, SweepBatch]:

@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from spikefit.data.detection import SpikeDetector, detect_spikes
+from spikefit.data.steps import StepDescription, describe_step
 from spikefit.errors import RecordingError, RecordingUnitError, UnitError
 from spikefit.units import to_mV, to_ms, to_pA
 
@@ -191,6 +192,10 @@ class Sweep:
     def rate_hz(self) -> float:
         return self.n_spikes / (self.duration_ms / 1000.0)
 
+    def step(self) -> StepDescription:
+        """The current described as one step (:func:`spikefit.data.steps.describe_step`)."""
+        return describe_step(self.current, self.dt_ms)
+
     def with_spikes(self, spike_times_ms, source: str = "given") -> "Sweep":
         """A copy with other spike times (ms)."""
         return replace(self, spike_times_ms=spike_times_ms, spikes_source=source)
@@ -210,6 +215,7 @@ class Sweep:
             "current_sd_pA": float(c.std()),
             "current_min_pA": float(c.min()),
             "current_max_pA": float(c.max()),
+            **self.step().as_dict(),
             "n_spikes": self.n_spikes,
             "rate_hz": self.rate_hz,
             "spikes": self.spikes_source,

@@ -76,15 +76,8 @@ class SweepBatch:
 
 
 def step_amplitude(sweep: Sweep) -> float:
-    """Robust step amplitude (pA): median deviation from baseline over the "on" samples.
-
-    baseline = median of the first 10% of samples; on samples = those whose |deviation|
-    exceeds half the 99th percentile of |deviation| (robust to noise in recorded currents).
-    """
-    c = sweep.current
-    dev = c - float(np.median(c[: max(1, c.size // 10)]))
-    big = np.abs(dev) > 0.5 * np.percentile(np.abs(dev), 99)
-    return float(np.median(dev[big])) if big.any() else 0.0
+    """The sweep's step amplitude, pA: plateau median minus holding current (:meth:`Sweep.step`)."""
+    return sweep.step().amplitude_pA
 
 
 def _as_list(sweeps: Recording | Iterable[Sweep]) -> list[Sweep]:

@@ -8,6 +8,7 @@ import pytest
 from spikefit.data.dataset import crop, prepare_cells, select
 from spikefit.spec.jobspec import Selection, parse_job
 from spikefit.data.readers import load
+from spikefit.data.recording import RecordingError
 
 # Spike counts of the shipped example (BBP L5PC, IDrest steps 0..15), per repeat.
 TRAIN_COUNTS = [0, 1, 3, 5, 8, 12, 16, 20, 24, 28, 32, 35, 38, 41, 43, 45]
@@ -148,3 +149,52 @@ def test_gif_split_by_time_window(shared_data):
                                full[v.sweep_id].spike_times_ms[full[v.sweep_id].spike_times_ms >= 10000.0])
     # the frozen-noise current is the same in both sets' source, but the halves differ
     assert not np.allclose(cs.train.current[0], cs.validation.current[0])
+
+
+def _copy_as(src, dest, prefix, protocol="IDrest", numbers=None):
+    """Real .ibw files of ``src`` copied into ``dest`` with another file prefix (``exp_`` ...)."""
+    import shutil
+
+    dest.mkdir(parents=True)
+    for f in sorted(src.glob(f"X_{protocol}_ch*_*.ibw")):
+        if numbers is None or int(f.stem.rsplit("_", 1)[1]) in numbers:
+            shutil.copy(f, dest / f.name.replace("X_", f"{prefix}_", 1))
+
+
+def test_generic_prefix_cells_named_by_folder(shared_data, tmp_path):
+    root = shared_data / "bbp_sscx_l5pc"
+    for cell in ("C060109A1-SR-C1", "C060109A2-SR-C1"):
+        _copy_as(root / cell, tmp_path / "cells" / f"{cell}-exp", "exp", numbers=range(325, 330))
+    spec = _spec(tmp_path / "cells", {})
+    cells = prepare_cells(spec)
+    assert sorted(cells) == ["C060109A1-SR-C1-exp", "C060109A2-SR-C1-exp"]  # not one cell "exp"
+    assert cells["C060109A1-SR-C1-exp"].train.n_sweeps == 4 and cells["C060109A2-SR-C1-exp"].train.n_sweeps == 5
+
+
+def test_two_sources_merging_into_one_cell_error(shared_data, tmp_path):
+    root = shared_data / "bbp_sscx_l5pc"
+    a, b = tmp_path / "a" / "cell", tmp_path / "b" / "cell"  # same folder name: same cell id
+    _copy_as(root / "C060109A1-SR-C1", a, "exp", numbers=range(326, 330))
+    _copy_as(root / "C060109A2-SR-C1", b, "exp", numbers=range(325, 328))
+    spec = _spec(a, {}).model_copy(update={"data": _spec(a, {}).data.model_copy(update={"path": [str(a), str(b)]})})
+    with pytest.raises(RecordingError) as err:
+        prepare_cells(spec)
+    msg = str(err.value)
+    assert str(a) in msg and str(b) in msg and "cell 'cell'" in msg and "'326'" in msg
+
+
+def test_stimulus_choice_per_cell(example_data, shared_data):
+    cs = prepare_cells(_spec(example_data, {"repeats": [0]}, {"repeats": [1]}))["bbp_l5pc_A2_IDrest"]
+    assert cs.stimulus == "idealised" and set(cs.stimulus_by_sweep.values()) == {"idealised"}
+    assert len(cs.stimulus_by_sweep) == 32
+    s, rec = cs.train_sweeps[5], load(example_data)[cs.train_sweeps[5].sweep_id]
+    d = rec.step()
+    i0, i1 = int(round(d.onset_ms / s.dt_ms)), int(round(d.offset_ms / s.dt_ms))
+    np.testing.assert_allclose(cs.train.current[5, i0:i1], d.holding_pA + d.amplitude_pA, rtol=1e-6)
+    np.testing.assert_allclose(cs.train.current[5, :i0], d.holding_pA, rtol=1e-6)
+    assert np.ptp(rec.current[i0:i1]) > 1000  # the recorded plateau with its spike artefacts
+    raw = prepare_cells(_spec(example_data, {"repeats": [0]}, stimulus="recorded"))["bbp_l5pc_A2_IDrest"]
+    assert raw.stimulus == "recorded"
+    np.testing.assert_allclose(raw.train.current[5], rec.current.astype(np.float32))
+    gif = prepare_cells(_spec(shared_data / "gif_pozzorini_cell3", {"protocols": ["Ger1Test"]}))["Cell3"]
+    assert gif.stimulus == "recorded"  # frozen noise under "auto"

@@ -1,25 +1,14 @@
-"""``spikefit report``: figures of a real results folder."""
+"""``spikefit report`` on a folder that holds no results: one line naming it, nothing written.
+
+The command writing a real report is tested in tests/results/report/test_write.py."""
 
 from __future__ import annotations
 
 from spikefit.cli.main import main
-from spikefit.results.report import load_results
 
 
-def test_report_writes_three_figures(quick_results, tmp_path, capsys):
-    out = tmp_path / "figs"
-    assert main(["report", str(quick_results), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out.split()
-    names = sorted(p.rsplit("/", 1)[-1] for p in printed)
-    assert names == ["convergence.png", "fit_validation.png", "parameter_spread.png"]
-    for name in names:
-        data = (out / name).read_bytes()
-        assert data.startswith(b"\x89PNG") and len(data) > 10_000
-
-
-def test_load_results_has_units_and_all_tables(quick_results):
-    r = load_results(quick_results)
-    assert r["units"]["tau"] == "ms" and r["units"]["R"] == "GOhm"
-    assert len(r["trials"]) == 64 and len(r["best"]) == 1
-    assert set(r["traces"]["kind"]) == {"recorded", "simulated"}
-    assert r["manifest"]["status"] == "complete"
+def test_report_of_a_folder_without_results_is_one_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"spikefit report: error: no best.parquet under {tmp_path}"]
+    assert list(tmp_path.iterdir()) == []

@@ -255,3 +255,15 @@ def test_spec_is_frozen():
     spec = load_job(QUICKSTART)
     with pytest.raises(Exception):
         spec.name = "other"
+
+
+def test_data_stimulus_option(raw):
+    assert parse_job(raw, source="job.toml", base_dir=REPO / "jobs").data.stimulus == "auto"
+    for mode in ("idealised", "recorded"):
+        data = copy.deepcopy(raw)
+        data["data"]["stimulus"] = mode
+        assert parse_job(data, source="job.toml", base_dir=REPO / "jobs").data.stimulus == mode
+    data = copy.deepcopy(raw)
+    data["data"]["stimulus"] = "ideal"
+    msg = _err(data)
+    assert "data.stimulus" in msg and "'ideal'" in msg and "idealised" in msg

@@ -1,4 +1,8 @@
-"""``spikefit inspect PATH``: list the sweeps of a recording file or folder (table or JSON)."""
+"""``spikefit inspect PATH``: list the sweeps of a recording file or folder (table or JSON).
+
+Each sweep's current is also described as a step (``spikefit.data.steps``): holding current
+(median before onset), step amplitude (plateau median minus holding), onset and offset; a
+sweep that is no single step (noise, ramp) has ``is_step`` false."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ __all__ = ["register", "run", "FIELDS"]
 
 FIELDS = (
     "cell", "sweep", "protocol", "stimulus", "repeat", "duration_s", "dt_ms", "current_mean_pA",
-    "current_sd_pA", "current_min_pA", "current_max_pA", "n_spikes", "rate_hz", "file",
+    "current_sd_pA", "current_min_pA", "current_max_pA", "holding_pA", "amplitude_pA", "onset_ms", "offset_ms",
+    "step_error_pA", "is_step", "n_spikes", "rate_hz", "file",
 )
 
 
@@ -26,6 +31,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), help="text layout preset (e.g. qsnmc2007)")
     p.add_argument("--rate-hz", type=float, help="sampling rate for formats that do not store it (text, csv)")
     p.add_argument("--protocol", action="append", help="only these protocols (repeatable)")
+    p.add_argument("--series-length", type=int, metavar="N",
+                   help="ibw: cut each protocol's consecutive sweeps into series of N (default: from the step pattern)")
     p.set_defaults(func=run)
     return p
 
@@ -39,6 +46,8 @@ def _rows(args) -> list[dict]:
         options.setdefault("format", "text")
     if args.rate_hz is not None:
         options["rate_hz"] = args.rate_hz
+    if args.series_length is not None:
+        options["series_length"] = args.series_length
     fmt = args.format or options.pop("format", None)
     options.pop("format", None)
     recs = load(args.path, format=fmt, **options)
@@ -67,10 +76,12 @@ def run(args) -> int:
             ("stimulus", "stimulus", "{}"), ("repeat", "rep", "{}"), ("duration_s", "dur (s)", "{:.3f}"),
             ("dt_ms", "dt (ms)", "{:g}"), ("current_mean_pA", "I mean", "{:.1f}"), ("current_sd_pA", "I sd", "{:.1f}"),
             ("current_min_pA", "I min", "{:.1f}"), ("current_max_pA", "I max", "{:.1f}"),
+            ("holding_pA", "holding_pA", "{:.1f}"), ("amplitude_pA", "amplitude_pA", "{:.1f}"),
+            ("onset_ms", "onset_ms", "{:.2f}"), ("offset_ms", "offset_ms", "{:.2f}"),
             ("n_spikes", "spikes", "{}"), ("rate_hz", "rate (Hz)", "{:.2f}")]
     for _, title, _ in cols:
         table.add_column(title, justify="left" if title in ("cell", "protocol", "stimulus") else "right")
     for r in rows:
-        table.add_row(*(fmt.format(r[key]) for key, _, fmt in cols))
-    Console(width=200).print(table)
+        table.add_row(*("-" if r[key] is None else fmt.format(r[key]) for key, _, fmt in cols))
+    Console(width=240).print(table)
     return 0

@@ -1,4 +1,4 @@
-"""``spikefit report DIR``: figures of a job's results (convergence, parameter spread, best fit)."""
+"""``spikefit report DIR``: the report of a results folder, one HTML page per cell with its figures."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write figures of a results folder as PNG")
+    p = sub.add_parser("report", help="write the report of a results folder: HTML pages and PNG figures")
     p.add_argument("dir", help="results folder")
-    p.add_argument("--out", help="folder for the figures (default: DIR/figures)")
+    p.add_argument("--out", help="folder for the report (default: DIR/report)")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     from spikefit.results.report import write_report
 
-    for path in write_report(args.dir, args.out):
+    paths = write_report(args.dir, args.out)
+    pages = [p for p in paths if p.suffix == ".html"]
+    for path in pages:
         print(path)
+    print(f"{len(paths) - len(pages)} figures beside the pages; open {pages[0]}")
     return 0

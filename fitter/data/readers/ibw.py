@@ -8,14 +8,19 @@ the wave's data unit (``A``/``V`` and their prefixes); ``current_channel=`` and
 Known layouts (``layout=``, detected from the channel numbers when not given):
 
 - ``"bbp"``: Blue Brain SSCx (``X_IDrest_ch0_326.ibw``), ch0 = I (A), ch1 = V (V). Stimulus ids
-  follow series: sweep numbers of a protocol split into runs of consecutive numbers; when
-  there are several runs of equal length, the k-th sweep of every run shares stimulus
-  ``"<protocol>:<k>"`` and the run index is the repeat (IDrest: 2 x 16). ``series_length=``
-  cuts runs into fixed-size series instead (e.g. 10 for IV's 3 x 10 consecutive sweeps).
+  follow series (:mod:`spikefit.data.series`): runs of consecutive sweep numbers, cut where
+  the step amplitude restarts; the k-th sweep of a series repeats the k-th of the first when
+  their amplitudes agree (stimulus ``"<protocol>:<k>"``), the series index is the repeat
+  (IDrest: 2 x 16, IDthresh: 2 x 9, IV: 3 x 10). ``series_length=`` cuts runs into series of
+  that many sweeps instead.
 - ``"gif"``: GIF toolbox (``Cell3_Ger1Test_ch3_1009.ibw``), ch3 = I, ch2 = V. All sweeps of a
   protocol are repeats of one frozen stimulus ``"<protocol>"`` (Test: 9 repeats).
 
 ``repeats="series"|"all"|"none"`` overrides the layout's stimulus rule.
+
+Cell id: ``cell=``, else the file prefix, unless it is generic (:data:`GENERIC_PREFIXES`, or
+one or two characters, as BBP's ``X_`` and the ``exp_`` of other cells of the same set): then
+the folder name.
 """
 
 from __future__ import annotations
@@ -27,14 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
+from dataclasses import replace
+
 from spikefit.data.readers._common import format_hint, short_error
 from spikefit.data.recording import Recording, RecordingError, Sweep
 from spikefit.data.detection import SpikeDetector
+from spikefit.data.series import assign_stimuli, find_series
+from spikefit.data.steps import describe_step
 
-__all__ = ["read", "EXTENSIONS", "LAYOUTS"]
+__all__ = ["read", "cell_id", "EXTENSIONS", "LAYOUTS", "GENERIC_PREFIXES"]
 
 EXTENSIONS = (".ibw",)
 NAME_RE = re.compile(r"^(?:(?P<prefix>.+)_)?(?P<protocol>[^_]+)_ch(?P<ch>\d+)_(?P<n>\d+)\.ibw$", re.IGNORECASE)
+#: file prefixes that name no cell (lower case); the folder name is the cell id then
+GENERIC_PREFIXES = frozenset({"exp", "cell", "data", "rec", "recording", "sweep", "trace", "test", "file", "wave"})
 LAYOUTS = {
     "bbp": {"current_channel": 0, "voltage_channel": 1, "repeats": "series"},
     "gif": {"current_channel": 3, "voltage_channel": 2, "repeats": "all"},
@@ -109,29 +120,22 @@ def _detect_layout(channels: set[int]) -> str:
     )
 
 
-def _stimuli(protocol: str, numbers: list[int], rule: str, series_length: int | None) -> dict[int, tuple[str, int]]:
+def _stimuli(protocol: str, sweeps: list[Sweep], rule: str, series_length: int | None) -> dict[int, tuple[str, int]]:
     """sweep number -> (stimulus id, repeat index)."""
-    numbers = sorted(numbers)
+    numbers = sorted(int(s.sweep_id) for s in sweeps)
     if rule == "all":
         return {n: (protocol, r) for r, n in enumerate(numbers)}
     if rule == "none":
         return {n: (f"{protocol}:{n}", 0) for n in numbers}
-    if rule != "series":
-        raise RecordingError(f"ibw option 'repeats': expected 'series', 'all' or 'none', got {rule!r}")
-    if series_length:
-        runs = [numbers[i : i + series_length] for i in range(0, len(numbers), series_length)]
-    else:
-        runs, run = [], [numbers[0]]
-        for a, b in zip(numbers, numbers[1:]):
-            if b == a + 1:
-                run.append(b)
-            else:
-                runs.append(run)
-                run = [b]
-        runs.append(run)
-    if len(runs) > 1 and len({len(r) for r in runs}) == 1:
-        return {n: (f"{protocol}:{k}", r) for r, run in enumerate(runs) for k, n in enumerate(run)}
-    return {n: (f"{protocol}:{n}", 0) for n in numbers}
+    steps = {int(s.sweep_id): describe_step(s.current, s.dt_ms) for s in sweeps}
+    amps = {n: d.amplitude_pA for n, d in steps.items() if d.is_step}
+    return assign_stimuli(protocol, find_series(numbers, amps, series_length=series_length), amps)
+
+
+def cell_id(prefixes: set[str], folder: str) -> str:
+    """The cell id of files with these prefixes in ``folder`` (see the module doc)."""
+    named = {p for p in prefixes if len(p) > 2 and p.lower() not in GENERIC_PREFIXES}
+    return named.pop() if len(named) == 1 and len(prefixes) == 1 else folder
 
 
 def read(
@@ -172,16 +176,16 @@ def read(
     ich = lay["current_channel"] if current_channel is None else current_channel
     vch = lay["voltage_channel"] if voltage_channel is None else voltage_channel
     rule = repeats or lay["repeats"]
+    if rule not in ("series", "all", "none"):
+        raise RecordingError(f"ibw option 'repeats': expected 'series', 'all' or 'none', got {rule!r}")
+    if series_length is not None and (isinstance(series_length, bool) or not isinstance(series_length, int)
+                                      or series_length < 1):
+        raise RecordingError(f"ibw option 'series_length': expected an integer >= 1, got {series_length!r}")
     groups: dict[tuple[str, int], dict[int, Path]] = {}
     for q in parsed:
         groups.setdefault((q["protocol"], q["n"]), {})[q["ch"]] = q["path"]
-    by_protocol: dict[str, list[int]] = {}
-    for protocol, n in groups:
-        by_protocol.setdefault(protocol, []).append(n)
-    stim = {p: _stimuli(p, ns, rule, series_length) for p, ns in by_protocol.items()}
-    prefixes = {q["prefix"] for q in parsed} - {"", "X"}
-    folder = path.name if path.is_dir() else path.parent.name
-    cell_id = cell or (prefixes.pop() if len(prefixes) == 1 else folder)
+    folder = path.resolve().name if path.is_dir() else path.resolve().parent.name
+    cell_name = cell or cell_id({q["prefix"] for q in parsed}, folder)
     sweeps = []
     for (protocol, n) in sorted(groups, key=lambda k: k[1]):
         chans = groups[(protocol, n)]
@@ -202,7 +206,6 @@ def read(
                     f"{chans[vch]}: sweep {n}, field 'voltage': expected {cur.size} samples (length of "
                     f"{chans[ich].name}), got {volt.size}"
                 )
-        stimulus, rep = stim[protocol][n]
         sweeps.append(
             Sweep.from_arrays(
                 cur,
@@ -212,12 +215,16 @@ def read(
                 dt=dt,
                 dt_unit=x_unit or "s",
                 detector=detector,
-                cell=cell_id,
+                cell=cell_name,
                 sweep_id=str(n),
-                stimulus=stimulus,
-                repeat=rep,
                 protocol=protocol,
                 source=str(chans[ich]),
             )
         )
-    return Recording(tuple(sweeps), cell=cell_id, source=str(path))
+    by_protocol: dict[str, list[Sweep]] = {}
+    for sw in sweeps:
+        by_protocol.setdefault(sw.protocol, []).append(sw)
+    stim = {p: _stimuli(p, sw, rule, series_length) for p, sw in by_protocol.items()}
+    sweeps = [replace(sw, stimulus=stim[sw.protocol][int(sw.sweep_id)][0], repeat=stim[sw.protocol][int(sw.sweep_id)][1])
+              for sw in sweeps]
+    return Recording(tuple(sweeps), cell=cell_name, source=str(path))

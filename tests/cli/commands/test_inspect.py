@@ -55,3 +55,27 @@ def test_inspect_script(example_data):
     rows = json.loads(proc.stdout)
     assert len(rows) == 32 and [r["n_spikes"] for r in rows][:4] == [0, 1, 3, 5]
     assert rows[16]["stimulus"] == rows[0]["stimulus"] and rows[16]["repeat"] == 1
+
+
+def test_inspect_step_columns(shared_data, capsys):
+    a2 = shared_data / "bbp_sscx_l5pc" / "C060109A2-SR-C1"
+    rows = _json(capsys, ["inspect", str(a2), "--protocol", "IDrest", "--json"])
+    r = next(r for r in rows if r["sweep"] == "330")
+    assert r["holding_pA"] == pytest.approx(-202.5, abs=2) and r["amplitude_pA"] == pytest.approx(626, abs=3)
+    assert r["onset_ms"] == pytest.approx(700, abs=1) and r["offset_ms"] == pytest.approx(2700, abs=1)
+    assert r["is_step"] is True and r["current_max_pA"] - r["holding_pA"] > 1000  # artefacts, not the step
+    rows = _json(capsys, ["inspect", str(shared_data / "gif_pozzorini_cell3"), "--json"])
+    assert all(r["is_step"] is False and r["onset_ms"] is None for r in rows)  # noise: no step
+    assert main(["inspect", str(a2), "--protocol", "IV"]) == 0
+    out = capsys.readouterr().out
+    for col in ("holding_pA", "amplitude_pA", "onset_ms", "offset_ms"):
+        assert col in out
+    assert "-374.7" in out  # the first IV step, pA
+
+
+def test_inspect_series_length(shared_data, capsys):
+    a2 = shared_data / "bbp_sscx_l5pc" / "C060109A2-SR-C1"
+    rows = _json(capsys, ["inspect", str(a2), "--protocol", "IV", "--json"])
+    assert [r["repeat"] for r in rows] == [r for r in range(3) for _ in range(10)]  # from the step pattern
+    rows = _json(capsys, ["inspect", str(a2), "--protocol", "IV", "--series-length", "15", "--json"])
+    assert [r["repeat"] for r in rows] == [0] * 15 + [1] * 15

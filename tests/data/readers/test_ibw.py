@@ -87,3 +87,44 @@ def test_voltage_length_mismatch(tmp_path, example_data, shared_data):
     shutil.copy(iv, tmp_path / "X_IDrest_ch1_330.ibw")
     with pytest.raises(RecordingError, match=r"sweep 330, field 'voltage': expected 12000 samples .*got 5280"):
         load(tmp_path)
+
+
+def test_bbp_series_of_iv_and_idthresh(bbp):
+    for rec in bbp:
+        iv = [s for s in rec if s.protocol == "IV"]  # 3 x 10 consecutive sweep numbers
+        assert [s.repeat for s in iv] == [r for r in range(3) for _ in range(10)]
+        assert [s.stimulus for s in iv] == [f"IV:{k}" for _ in range(3) for k in range(10)]
+        th = [s for s in rec if s.protocol == "IDthresh"]  # 2 x 9, a gap in the numbering
+        assert [s.repeat for s in th] == [0] * 9 + [1] * 9 and len({s.stimulus for s in th}) == 9
+
+
+def _copy(src, dest, numbers, renumber=0, prefix="X"):
+    for n in numbers:
+        for ch in (0, 1):
+            shutil.copy(src / f"X_IDrest_ch{ch}_{n}.ibw", dest / f"{prefix}_IDrest_ch{ch}_{n + renumber}.ibw")
+
+
+def test_unequal_series_from_real_sweeps(tmp_path, shared_data):
+    root = shared_data / "bbp_sscx_l5pc"
+    # 13 steps of cell A2 (62.5 pA apart) and 12 of cell A1 (about 37 pA apart), as two series
+    _copy(root / "C060109A2-SR-C1", tmp_path, range(325, 338), prefix="exp")
+    _copy(root / "C060109A1-SR-C1", tmp_path, range(371, 383), renumber=29, prefix="exp")
+    rec = load(tmp_path)
+    assert rec.cell == tmp_path.name  # "exp" is a generic prefix
+    assert [s.repeat for s in rec] == [0] * 13 + [1] * 12
+    assert len({s.stimulus for s in rec}) == 25  # other amplitudes: no position is a repeat
+    # the override cuts the numbering instead
+    rec = load(tmp_path, series_length=5)
+    assert [s.repeat for s in rec][:13] == [0] * 5 + [1] * 5 + [2] * 3
+    with pytest.raises(RecordingError, match=r"ibw option 'series_length': expected an integer >= 1, got 0"):
+        load(tmp_path, series_length=0)
+
+
+def test_cell_id_rule():
+    from spikefit.data.readers.ibw import cell_id
+
+    assert cell_id({"X"}, "C060109A1-SR-C1") == "C060109A1-SR-C1"
+    assert cell_id({"exp"}, "C060109A2-SR-C1") == "C060109A2-SR-C1"
+    assert cell_id({"Cell"}, "f") == "f" and cell_id({""}, "f") == "f"
+    assert cell_id({"Cell3"}, "gif_pozzorini_cell3") == "Cell3"
+    assert cell_id({"C0601a", "C0601b"}, "f") == "f"  # two named prefixes in one folder: the folder
