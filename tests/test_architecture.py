@@ -401,7 +401,7 @@ TESTED_ELSEWHERE = {
     "fitter/results/tables.py": "tests/results/test_store.py",
     # spike-step helpers (searchsorted over padded rows) beside the coincidence factor
     "fitter/scoring/metrics/spikes.py": "tests/scoring/metrics/test_coincidence.py",
-    # sampler names (job-spec validation), sampler building and storage: through the study
+    # sampler names (job-spec validation) and sampler building: through the study
     "fitter/search/samplers.py": "tests/search/test_study.py",
     # the job spec's sections and its one-line errors: through parsing whole job files
     "fitter/spec/search.py": "tests/spec/test_jobspec.py",
@@ -409,7 +409,6 @@ TESTED_ELSEWHERE = {
     # models.parquet is written and read back by the model-choice run
     "fitter/results/choice.py": "tests/execution/test_choice.py",
     "fitter/search/sampler_factory.py": "tests/search/test_study.py",
-    "fitter/search/storage.py": "tests/search/test_study.py",
     # typical parameters drive the evaluator tests and the demo's 13 models
     "fitter/spec/defaults.py": "tests/execution/test_evaluator.py",
     # the models' unit table, registry and errors: against brainpy.state and the unit tests

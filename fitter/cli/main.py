@@ -16,6 +16,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 COMMANDS = (
     "spikefit.cli.commands.demo",
     "spikefit.cli.commands.run",
+    "spikefit.cli.commands.resume",
     "spikefit.cli.commands.results",
     "spikefit.cli.commands.report",
     "spikefit.cli.commands.cluster",

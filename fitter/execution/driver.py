@@ -5,7 +5,10 @@ runs the stages in order (the seeds of a stage and all cells side by side, throu
 :func:`spikefit.execution.loop.drive`), then chooses and writes each cell's fit
 (:mod:`spikefit.execution.finish`). Bad data and bad specs fail before any worker starts.
 Run the same job again on the same output to resume: finished studies are skipped, trials a
-dead driver left untold are re-asked, none is lost or counted twice.
+dead driver left untold are re-asked, none is lost or counted twice. A results file that
+cannot be written (disk full, read-only folder) stops the run with an
+:class:`~spikefit.errors.OutputError` naming it; the manifest then says ``failed`` if it can
+still be written, and every file already written stays readable for the resume.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import numpy as np
 from spikefit.data.dataset import prepare_cells, split_holdout
 from spikefit.execution.evaluator import CellData, Evaluator
 from spikefit.execution.finish import finish
+from spikefit.execution.passive import check_passive, passive_stage
 from spikefit.execution.loop import Clock, Run, drive
 from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
-from spikefit.errors import SpikefitError
+from spikefit.errors import OutputError, SpikefitError
 from spikefit.results.lock import FolderLock
 from spikefit.results.store import ResultStore
 from spikefit.search.sampler_factory import check_sampler_options
@@ -38,6 +42,9 @@ EXECUTORS = ("ray", "local")
 
 @dataclass
 class RunSummary:
+    """``n_trials`` / ``n_failed``: rows of the trials table (all, and FAIL); ``n_study``: the
+    trials the studies hold, which also count those re-asked after a restart."""
+
     output: str
     status: str
     n_trials: int
@@ -45,6 +52,7 @@ class RunSummary:
     best: dict[str, dict] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
+    n_study: int = 0
 
 
 def versions() -> dict[str, str]:
@@ -134,6 +142,7 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     directions = ("minimize",) * (len(labels) if probe.objective.mode == "multi" else 1)
     check_sampler_options(plan(spec.search, spec.seed), space, len(directions), batch_size=spec.search.batch_size,
                           source=getattr(spec, "source", spec.name))  # pre-flight: before anything is written
+    check_passive(spec, plan(spec.search, spec.seed), cells)
     output = spec.output_dir()
     if overwrite and spec.search.storage:
         raise ValueError(f"{spec.name}: --overwrite clears the results folder and its study journal, but "
@@ -159,10 +168,13 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
     if overwrite:
         store.clear()
     store.write_manifest({"job": spec.name, "fingerprint": spec.fingerprint(), "spec": spec.model_dump(),
-                          "versions": versions(),
+                          "job_file": spec.source, "key_order": _key_order(spec), "versions": versions(),
                           "seed": spec.seed, "start": _now(), "end": None, "status": "running",
                           "cells": sorted(cells), "objective_labels": labels, "executor": executor,
-                          "stages": [s.name for s in stages]})
+                          "stages": [s.name for s in stages],
+                          # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
+                          "stimulus": {c: {"mode": spec.data.stimulus, "used": getattr(cells[c], "stimulus", "recorded")}
+                                       for c in cells}})
     pool, stop = _pool(spec, executor, ev_kwargs, data)
     clock = Clock()
     store.update_manifest(startup_s=time.perf_counter() - t_start)
@@ -178,8 +190,12 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         batch_no = 0
         with Progress(total=spec.search.total_trials() * len(cells), enabled=progress,
                       description=spec.name) as bar:
+            spaces = {c: space for c in cells}  # each cell's bounds (a passive stage narrows them)
             for stage in stages:
-                runs = _stage_runs(spec, stage, cells, candidates, space, directions, len(stages) == 1, output)
+                if stage.passive:
+                    spaces = passive_stage(spec, stage, cells, space, store)
+                    continue
+                runs = _stage_runs(spec, stage, cells, candidates, spaces, directions, len(stages) == 1, output)
                 studies.update({(c, stage.name, s): r.study for (c, s), r in runs.items()})
                 batch_no = drive(spec, runs, pool, store, space, clock, bar, writer, batch_no=batch_no)
                 t0 = time.perf_counter()
@@ -189,12 +205,13 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                     if run.study.n_complete:
                         b = run.study.best()
                         b = b[0] if isinstance(b, list) else b
-                        params = dict(zip(space.names, space.reflect(space.to_array([b.params]))[0].tolist()))
+                        own = run.study.space
+                        params = dict(zip(own.names, own.reflect(own.to_array([b.params]))[0].tolist()))
                         candidates[cell].append(Choice(stage.name, seed, b.number, params, float(np.sum(b.values))))
         status = "complete"
         t0 = time.perf_counter()
         best = finish(spec, cells, candidates, pool, store, space, units=_all_units(spec),
-                      defaults=_defaults(spec), derive=_deriver(spec))
+                      defaults=_defaults(spec), derive=_deriver(spec), ev_kwargs=ev_kwargs)
         clock.add("final", time.perf_counter() - t0)
     except KeyboardInterrupt:
         status = "interrupted"
@@ -204,20 +221,41 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
             writer.close()  # told batches still queued are written, whatever stopped the run
         finally:
             wall = time.perf_counter() - t_start
-            store.update_manifest(status=status, end=_now(), wall_s=wall, timing_s=clock.t,
-                                  n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
-                                  chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
-                                              "why": r["chosen_by"]} for c, r in best.items()})
-            pool.shutdown()
-            if shutdown and stop is not None:
-                stop()
-    return RunSummary(output=output, status=status,
-                      n_trials=sum(s.n_trials for s in studies.values()),
-                      n_failed=sum(s.n_failed for s in studies.values()),
-                      best=best, timing=clock.t, wall_s=wall)
+            counts = _counts(store)
+            try:
+                store.update_manifest(
+                    status=status, end=_now(), wall_s=wall, timing_s=clock.t, trials=counts,
+                    n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
+                    chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
+                                "why": r["chosen_by"]} for c, r in best.items()})
+            except OutputError:  # the disk is full or read-only: the manifest stays as it was
+                if status != "failed":
+                    raise
+            finally:
+                pool.shutdown()
+                if shutdown and stop is not None:
+                    stop()
+    return RunSummary(output=output, status=status, n_trials=counts["COMPLETE"] + counts["FAIL"],
+                      n_failed=counts["FAIL"], best=best, timing=clock.t, wall_s=wall,
+                      n_study=sum(s.n_trials for s in studies.values()))
 
 
-def _stage_runs(spec, stage, cells, candidates, space, directions, single: bool, output: str) -> dict:
+def _key_order(spec) -> dict[str, list[str]]:
+    """The spec's tables whose order matters (the search space's parameters), as the manifest
+    stores its keys sorted: ``spikefit resume`` puts them back in this order."""
+    return {"params": list(spec.params), "model.fixed": list(spec.model.fixed),
+            "model.derived": list(spec.model.derived)}
+
+
+def _counts(store) -> dict[str, int]:
+    """Rows of the trials table by state (what the summary reports: the table, not the studies)."""
+    try:
+        return store.trial_counts()
+    except (OSError, ValueError):  # a part that cannot be read back: the run's error says why
+        return {"COMPLETE": 0, "FAIL": 0}
+
+
+def _stage_runs(spec, stage, cells, candidates, spaces, directions, single: bool, output: str) -> dict:
     runs = {}
     journal_dir = output if "://" not in output else ".spikefit"
     for cell in cells:
@@ -227,7 +265,7 @@ def _stage_runs(spec, stage, cells, candidates, space, directions, single: bool,
         elif stage.local:
             continue  # no earlier stage finished for this cell: nothing to refine
         for seed in stage.seeds:
-            study = Study.create(study_name(spec.name, cell, stage, seed, single), space, directions=directions,
+            study = Study.create(study_name(spec.name, cell, stage, seed, single), spaces[cell], directions=directions,
                                  sampler=stage.sampler, sampler_options=sampler_options(
                                      stage, spec.search.batch_size, start),
                                  seed=seed, storage=spec.search.storage, output_dir=journal_dir)

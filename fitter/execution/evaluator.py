@@ -50,10 +50,12 @@ class CellData:
     dt_ms: float
     sweep_ids: tuple[str, ...]
     V: np.ndarray | None = None  # [S, T] mV
+    stim_window_ms: np.ndarray | None = None  # [S, 2] step onset / offset (ms); the whole sweep if flat
 
     @classmethod
     def from_batch(cls, batch) -> "CellData":
         return cls(
+            stim_window_ms=_step_windows(batch),
             current=np.asarray(batch.current, np.float32),
             mask=np.asarray(batch.mask, bool),
             spike_steps=np.asarray(batch.spike_steps, np.int32),
@@ -113,9 +115,7 @@ class Evaluator:
         self.max_rate_hz = float(max_rate_hz)
         self.objective = Objective.from_spec(objective or {"metrics": [{"name": "gamma"}]})
         self.labels = self.objective.labels
-        from spikefit.scoring.objective import METRICS
-
-        self.needs_voltage = any(METRICS[t.name].needs_voltage for t in self.objective.terms)
+        self.needs_voltage = self.objective.needs_voltage  # per term: a spike-only feature records no V
         self.name = name
         from spikefit.spec.derived import Derived
 
@@ -160,7 +160,7 @@ class Evaluator:
              "overflow": np.asarray(res.overflow)[:b]},
             data.spike_steps, dt=data.dt_ms, duration=data.durations_ms,
             mask=data.mask if self.needs_voltage else None,
-            model_V=model_v, data_V=data.V if self.needs_voltage else None)
+            model_V=model_v, data_V=data.V if self.needs_voltage else None, stim_window_ms=data.stim_window_ms)
         t2 = time.perf_counter()
         return BatchResult(loss=np.asarray(scored.loss), per_sweep={k: np.asarray(v) for k, v in scored.per_sweep.items()},
                            valid=np.asarray(scored.valid), reasons=list(scored.reason),
@@ -192,6 +192,20 @@ class Evaluator:
 
     def ping(self) -> str:
         return self.name
+
+
+def _step_windows(batch) -> np.ndarray:
+    """[S, 2] onset / offset (ms) of each sweep's current step (spikefit.data.steps); a sweep
+    without a step (noise, a flat segment) gets its whole length."""
+    from spikefit.data.steps import describe_step
+
+    out = np.zeros((batch.n_sweeps, 2))
+    for s in range(batch.n_sweeps):
+        n = int(batch.n_steps[s])
+        d = describe_step(np.asarray(batch.current[s, :n], np.float64), float(batch.dt_ms))
+        on, off = (d.onset_ms, d.offset_ms) if d.is_step and np.isfinite(d.onset_ms) else (0.0, n * batch.dt_ms)
+        out[s] = (on, off if np.isfinite(off) and off > on else n * batch.dt_ms)
+    return out
 
 
 def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikefit.execution.stepcheck import STEP_TOLERANCE, fine_step_scores
 from spikefit.scoring.validation import validation_rows
 from spikefit.search.stages import Choice, choose
 
@@ -28,12 +29,13 @@ def score_holdout(pool, cell: str, candidates: list[Choice], space) -> None:
 
 
 def finish(spec, cells: dict, candidates: dict[str, list[Choice]], pool, store, space, *, units: dict,
-           defaults: dict, derive) -> dict:
+           defaults: dict, derive, ev_kwargs: dict | None = None) -> dict:
     """Choose, score and write each cell's fit; returns cell -> its ``best`` row.
 
     ``units``: every model parameter's unit; ``defaults``: every parameter not fitted (the
     model's defaults and the job's fixed values); ``derive(params)``: the free parameters
-    plus the derived ones.
+    plus the derived ones. ``ev_kwargs``: the evaluator's arguments, to re-simulate each fit at
+    dt / 4 in this process (the step-size check; skipped when None).
     """
     holdout = spec.search.holdout_ms
     best_rows, out, val_times = [], {}, {}
@@ -65,23 +67,33 @@ def finish(spec, cells: dict, candidates: dict[str, list[Choice]], pool, store, 
         best_rows.append(row)
         out[cell] = row
     if best_rows:
+        rows = _validation(spec, cells, out, val_times, ev_kwargs)  # also flags step-size dependent fits
         store.write_best(best_rows, units=units)
-        _write_validation(spec, cells, out, val_times, store)
+        if rows:
+            store.write_validation(rows)
     return out
 
 
-def _write_validation(spec, cells, best: dict, val_times: dict, store) -> None:
+def _validation(spec, cells, best: dict, val_times: dict, ev_kwargs: dict | None) -> list[dict]:
+    """The validation rows of every cell; with ``ev_kwargs``, each fit is also re-simulated at
+    dt / 4 (:mod:`spikefit.execution.stepcheck`) and its ``best`` row gets
+    ``validation_step_change`` and ``validation_step_dependent``."""
     same_window = (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
         spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms) if spec.data.validation else False
     rows = []
-    for cell in best:
+    for cell, row in best.items():
         if cell not in val_times:
             continue
-        for r in validation_rows(cells[cell], val_times[cell], dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
-                                 same_window=same_window):
-            rows.append({"job": spec.name, "cell": cell, "model": spec.model.name, **r})
-    if rows:
-        store.write_validation(rows)
+        cell_rows = validation_rows(cells[cell], val_times[cell], dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
+                                    same_window=same_window)
+        if ev_kwargs is not None and cell_rows:
+            params = {n: row[n] for n in row["free_parameters"]}
+            change = fine_step_scores(ev_kwargs, cells[cell], params, cell_rows, ljp_mV=spec.data.ljp_mV,
+                                      same_window=same_window)
+            row["validation_step_change"] = change
+            row["validation_step_dependent"] = bool(change > STEP_TOLERANCE)  # nan (no score defined): not flagged
+        rows += [{"job": spec.name, "cell": cell, "model": spec.model.name, **r} for r in cell_rows]
+    return rows
 
 
 def _trace_rows(spec, cell, trial, set_name, sweeps, V, times, sets):
@@ -92,8 +104,9 @@ def _trace_rows(spec, cell, trial, set_name, sweeps, V, times, sets):
         rec_v = None if batch.voltage is None else np.asarray(batch.voltage[i, :n], np.float32)
         rec_t = batch.spike_steps[i][batch.spike_steps[i] >= 0].astype(np.float64) * batch.dt_ms
         common = {"job": spec.name, "cell": cell, "model": spec.model.name, "sweep": str(sw.sweep_id),
-                  "set": set_name, "dt_ms": float(batch.dt_ms)}
-        rows.append({**common, "trial": None, "kind": "recorded", "V": rec_v, "spike_times_ms": rec_t})
+                  "stimulus": str(sw.stimulus), "set": set_name, "dt_ms": float(batch.dt_ms)}
+        rows.append({**common, "trial": None, "kind": "recorded", "V": rec_v, "spike_times_ms": rec_t,
+                     "I": np.asarray(batch.current[i, :n], np.float32)})
         sim_t = np.asarray(times[i])
         rows.append({**common, "trial": trial, "kind": "simulated",
                      "V": np.asarray(V[i, :n], np.float32), "spike_times_ms": sim_t[sim_t < n * batch.dt_ms]})

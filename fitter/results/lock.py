@@ -9,6 +9,9 @@ objective or search) is refused unless the caller asks to overwrite it.
 
 Object stores (``s3://``, ``gs://``) cannot create a file exclusively: there only the job
 check applies, and one driver per folder is the user's to keep.
+
+:func:`mark_stopped` is for a driver known to be dead (its Ray job stopped): the manifest says
+``stopped`` and its lock is removed, so a resume from any host may take the folder.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import json
 import os
 import socket
 
-from spikefit.errors import SpikefitError
+from spikefit.errors import SpikefitError, output_error
 
-__all__ = ["FolderLock", "FolderInUse", "LOCK_NAME"]
+__all__ = ["FolderLock", "FolderInUse", "LOCK_NAME", "mark_stopped"]
 
 LOCK_NAME = "lock.json"
 
@@ -81,15 +84,20 @@ class FolderLock:
         self.check_job()
         if not self.local:
             return
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 self._take_over_or_refuse()
                 continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.me, f)
+            except OSError as err:  # a read-only folder, no permission, a full disk
+                raise output_error(err, self.path) from err
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(self.me, f)
+            except OSError as err:
+                os.remove(self.path)
+                raise output_error(err, self.path) from err
             self.held = True
             return
         raise FolderInUse(f"{self.path}: could not take the lock (another driver raced for it); try again")
@@ -124,3 +132,17 @@ class FolderLock:
         except (OSError, ValueError):
             pass
         self.held = False
+
+
+def mark_stopped(store, why: str) -> dict:
+    """Set the manifest's status to ``stopped`` (with ``why``) unless the run completed, and
+    remove the folder's lock: call it only once its driver is known to be gone. Returns the
+    manifest."""
+    manifest = store.read_manifest()
+    if manifest.get("status") != "complete":
+        manifest = store.update_manifest(status="stopped", stopped_by=why,
+                                         end=manifest.get("end") or dt.datetime.now(dt.timezone.utc)
+                                         .isoformat(timespec="seconds"))
+    if store.fs.type_name == "local" and os.path.exists(store.path(LOCK_NAME)):
+        os.remove(store.path(LOCK_NAME))
+    return manifest

@@ -12,7 +12,9 @@ One job's results folder, on a local path or any pyarrow filesystem URI (``file:
 Every write is atomic: on a local filesystem the file is written under a hidden temporary
 name (``.<name>.tmp-<uuid>``) in the same folder and renamed; on object stores the file is
 buffered and sent as one PUT. A run stopped at any moment leaves every file already written
-readable and no partial file under a final name. ``pandas.read_parquet("<root>/trials")``
+readable and no partial file under a final name; a write that fails (disk full, read-only
+folder) is an :class:`~spikefit.errors.OutputError` naming the file, with its temporary file
+removed. ``pandas.read_parquet("<root>/trials")``
 reads all parts (hidden temporary names are skipped); all parts of a table share one schema,
 fixed by the first part written.
 
@@ -45,19 +47,19 @@ score (float64).
 
 **traces** columns (long format, one row per (cell, sweep, kind)):
 ``job``, ``cell``, ``model`` (string), ``trial`` (int64, null for recorded rows), ``sweep``
-(string), ``set`` (``"train"`` / ``"validation"``), ``kind`` (``"recorded"`` /
-``"simulated"``), ``dt_ms`` (float64, unit ``ms``), ``V`` (list<float32>, unit ``mV``, null
-when no voltage), ``spike_times_ms`` (list<float64>, unit ``ms``).
+(string), ``stimulus`` (string, as in ``validation``), ``set`` (``"train"`` /
+``"validation"``), ``kind`` (``"recorded"`` / ``"simulated"``), ``dt_ms`` (float64, unit
+``ms``), ``V`` (list<float32>, unit ``mV``, null when no voltage), ``spike_times_ms``
+(list<float64>, unit ``ms``), ``I`` (list<float32>, unit ``pA``: the injected current on the
+time grid of ``V``; recorded rows, null on simulated ones).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from spikefit.errors import output_error
 from spikefit.results import tables as _tables
+from spikefit.results._atomic import write_file
 from spikefit.results._location import open_root
 
 __all__ = ["TRIAL_COLUMNS", "TRACE_COLUMNS", "VALIDATION_COLUMNS", "ResultStore", "column_units"]
@@ -86,14 +90,18 @@ TRIAL_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
 #: Traces columns, in order.
 TRACE_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
     "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "trial": (_I64, None),
-    "sweep": (_STR, None), "set": (_STR, None), "kind": (_STR, None), "dt_ms": (_F64, "ms"),
-    "V": (pa.list_(pa.float32()), "mV"), "spike_times_ms": (pa.list_(_F64), "ms"),
+    "sweep": (_STR, None), "stimulus": (_STR, None), "set": (_STR, None), "kind": (_STR, None),
+    "dt_ms": (_F64, "ms"), "V": (pa.list_(pa.float32()), "mV"), "spike_times_ms": (pa.list_(_F64), "ms"),
+    "I": (pa.list_(pa.float32()), "pA"),
 }
 #: Validation report columns, in order (one row per cell and validation stimulus).
 VALIDATION_COLUMNS: dict[str, tuple[pa.DataType, str | None]] = {
     "job": (_STR, None), "cell": (_STR, None), "model": (_STR, None), "stimulus": (_STR, None),
     "delta_ms": (_F64, "ms"), "gamma": (_F64, ""), "gamma_int": (_F64, ""), "ratio": (_F64, ""),
     "n_model": (_F64, ""), "n_data": (_F64, ""), "count_error": (_F64, ""),
+    # the same fit re-simulated at a finer step (spikefit.execution.stepcheck)
+    "fine_dt_ms": (_F64, "ms"), "gamma_fine": (_F64, ""), "ratio_fine": (_F64, ""), "n_model_fine": (_F64, ""),
+    "count_error_fine": (_F64, ""),
 }
 _BEST_FIXED = {"job": (_STR, None), "cell": (_STR, None), "model": (_STR, None),
                "trial": (_I64, None), "stage": (_STR, None), "seed": (_I64, None),
@@ -164,6 +172,17 @@ class ResultStore:
     def read_trials(self) -> pd.DataFrame:
         """All trial parts as one DataFrame (``attrs["units"]``: column -> unit)."""
         return self._read_dir("trials")
+
+    def trial_counts(self) -> dict[str, int]:
+        """Rows of the trials table by state (``{"COMPLETE": n, "FAIL": m}``), reading only
+        the ``state`` column; zeros when no part is written."""
+        counts = {"COMPLETE": 0, "FAIL": 0}
+        for _, path in self._parts("trials"):
+            with self.fs.open_input_file(path) as f:
+                states = pq.read_table(f, columns=["state"]).column("state").value_counts()
+            for item in states.to_pylist():
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+        return counts
 
     # ------------------------------------------------------------------ best
     def write_best(self, rows: _tables.Rows, *, units: Mapping[str, str]) -> str:
@@ -298,8 +317,11 @@ class ResultStore:
         reference = self._schemas.get(folder)
         if reference is not None:
             table = _tables.conform(table, reference, folder)
-        self.fs.create_dir(self.path(folder), recursive=True)
         target = self.path(folder, f"part-{self._next_part[folder]:06d}.parquet")
+        try:
+            self.fs.create_dir(self.path(folder), recursive=True)
+        except OSError as err:
+            raise output_error(err, target) from err
         self._write_table(target, table)
         self._next_part[folder] += 1
         self._schemas.setdefault(folder, table.schema)
@@ -309,24 +331,7 @@ class ResultStore:
         self._write_bytes(target, lambda sink: pq.write_table(table, sink))
 
     def _write_bytes(self, target: str, write) -> None:
-        if not self._atomic_rename:  # object store: buffer, then one PUT (atomic)
-            buf = io.BytesIO()
-            write(buf)
-            with self.fs.open_output_stream(target) as out:
-                out.write(buf.getvalue())
-            return
-        folder, name = target.rsplit("/", 1)
-        tmp = f"{folder}/.{name}.tmp-{uuid.uuid4().hex}"
-        try:
-            with self.fs.open_output_stream(tmp) as sink:
-                write(sink)
-            self.fs.move(tmp, target)
-        except BaseException:
-            try:
-                self.fs.delete_file(tmp)
-            except (FileNotFoundError, OSError):
-                pass
-            raise
+        write_file(self.fs, target, write, rename=self._atomic_rename)
 
     def _read_dir(self, folder: str) -> pd.DataFrame:
         parts = self._parts(folder)

@@ -8,6 +8,11 @@ Spec (a dict, as read from the ``[objective]`` table of a TOML job spec)::
      "penalty": 100.0,            # loss of an invalid candidate (every column in "multi")
      "silent_min_data_spikes": 5} # a silent model where the data has >= this many is invalid
 
+Metric names and parameters: :data:`~spikefit.scoring.registry.METRICS`; the eFEL feature
+terms (``{"name": "feature", "feature": "mean_frequency"}``, ``{"name": "fi_curve"}``) are in
+:mod:`spikefit.scoring.feature_terms` and take the step window per sweep from
+``evaluate(..., stim_window_ms=)``.
+
 Every metric becomes a loss to minimise (``1 - Gamma``, the distances and errors as they are),
 reduced over sweeps with optional sweep weights. A candidate that diverged, overflowed its
 spike buffer, stayed silent where the data fires, or got a non-finite loss is invalid: its
@@ -16,9 +21,7 @@ loss is ``penalty`` and ``reason`` says why. No NaN or inf ever leaves :meth:`ev
 
 from __future__ import annotations
 
-import difflib
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
@@ -26,96 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from spikefit.errors import SpikefitError
-from spikefit.scoring import metrics as M
 from spikefit.scoring.metrics.spikes import prepare_spikes
+from spikefit.scoring.registry import METRICS, MetricInputs, MetricTerm, did_you_mean, parse_term, positive
 from spikefit.units import as_ms as to_ms
 
 __all__ = ["METRICS", "MetricTerm", "Objective", "ObjectiveResult"]
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, or None (bools, strings, huge ints, nan and inf are not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _positive(key: str, value: Any) -> float:
-    x = _number(value)
-    if x is None or x <= 0:
-        raise SpikefitError(f"[{key}] expected a positive number, got {value!r}")
-    return x
-
-
-def _flag(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SpikefitError(f"[{key}] expected true or false, got {value!r}")
-    return value
-
-
-def _window(key: str, value: Any) -> tuple[float, float]:
-    if _number(value) is not None:
-        value = (value, value)
-    if not isinstance(value, (list, tuple)) or len(value) != 2 or any(_number(v) is None for v in value):
-        raise SpikefitError(f"[{key}] expected [before_ms, after_ms] (two numbers), got {value!r}")
-    before, after = (float(v) for v in value)
-    if before < 0 or after < 0:
-        raise SpikefitError(f"[{key}] expected non-negative ms, got {value!r}")
-    return before, after
-
-
-def _did_you_mean(seen: Any, allowed) -> str:
-    close = difflib.get_close_matches(str(seen), list(allowed), n=1, cutoff=0.7) if isinstance(seen, str) else []
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-@dataclass(frozen=True)
-class _MetricDef:
-    params: dict[str, tuple[Any, Callable[[str, Any], Any]]]  # key -> (default, validator)
-    compute: Callable[..., jax.Array]  # (model, data, dt, duration, model_V, data_V, mask, **params)
-    to_loss: Callable[[jax.Array, dict], jax.Array] = lambda x, p: x
-    needs_voltage: bool = False
-
-
-def _spikes(fn: Callable, **rename: str) -> Callable:
-    def compute(model, data, dt, duration, model_V, data_V, mask, **params):
-        kwargs = {rename.get(k, k): v for k, v in params.items()}
-        return fn(model, data, dt, duration=duration, **kwargs)
-    return compute
-
-
-def _rmse(model, data, dt, duration, model_V, data_V, mask, *, window_ms):
-    return M.voltage_rmse(model_V, data_V, data, dt, mask=mask, model_spikes=model, window_ms=window_ms)
-
-
-METRICS: dict[str, _MetricDef] = {
-    "gamma": _MetricDef(
-        {"delta_ms": (2.0, _positive), "max_chance": (0.5, _positive), "reliability": (1.0, _positive)},
-        lambda m, d, dt, dur, mv, dv, mask, delta_ms, max_chance, reliability: M.gamma_factor(
-            m, d, dt, delta_ms, duration=dur, max_chance=max_chance),
-        lambda x, p: 1.0 - x / p["reliability"]),
-    "van_rossum": _MetricDef({"tau_ms": (10.0, _positive)}, _spikes(M.van_rossum_distance, tau_ms="tau")),
-    "victor_purpura": _MetricDef({"q_per_ms": (0.1, _positive)}, _spikes(M.victor_purpura_distance, q_per_ms="q")),
-    "isi": _MetricDef({}, _spikes(M.isi_distance)),
-    "spike_count": _MetricDef({"relative": (False, _flag)}, _spikes(M.spike_count_error)),
-    "firing_rate": _MetricDef({}, _spikes(M.firing_rate_error)),
-    "first_spike_latency": _MetricDef({}, _spikes(M.first_spike_latency_error)),
-    "voltage_rmse": _MetricDef({"window_ms": ((1.0, 5.0), _window)}, _rmse, needs_voltage=True),
-}
-
-
-@dataclass(frozen=True)
-class MetricTerm:
-    """One metric of an objective: its name, label (column name), weight and parameters."""
-
-    name: str
-    label: str
-    weight: float = 1.0
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 class ObjectiveResult(NamedTuple):
@@ -132,28 +50,16 @@ _MODES = ("weighted", "multi")
 _CORE_CACHE: dict[tuple[str, float], Callable] = {}  # one compiled scorer per (terms, dt)
 
 
-def _parse_term(index: int, entry: Any) -> MetricTerm:
-    where = f"objective.metrics[{index}]"
-    if not isinstance(entry, Mapping):
-        raise SpikefitError(f"[{where}] expected a table with a 'name' (e.g. {{ name = \"gamma\" }}), got {entry!r}")
-    name = entry.get("name")
-    if not isinstance(name, str) or name not in METRICS:
-        raise SpikefitError(f"[{where}.name] unknown metric {name!r}; expected one of the allowed metrics "
-                            f"{', '.join(sorted(METRICS))}, got {name!r}{_did_you_mean(name, METRICS)}")
-    spec = METRICS[name]
-    allowed = {"name", "label", "weight", *spec.params}
-    for key in entry:
-        if key not in allowed:
-            raise SpikefitError(f"[{where}] unknown key {key!r} (value {entry[key]!r}) for metric {name!r}; "
-                                f"allowed: {', '.join(sorted(allowed))}{_did_you_mean(key, allowed)}")
-    weight = entry.get("weight", 1.0)
-    if _number(weight) is None or weight < 0:
-        raise SpikefitError(f"[{where}.weight] expected a non-negative number, got {weight!r}")
-    params = {k: check(f"{where}.{k}", entry.get(k, default)) for k, (default, check) in spec.params.items()}
-    label = entry.get("label", name)
-    if not isinstance(label, str) or not label:
-        raise SpikefitError(f"[{where}.label] expected a non-empty string, got {label!r}")
-    return MetricTerm(name, label, float(weight), params)
+def _stim_window(stim_window_ms: Any, duration: jax.Array) -> jax.Array:
+    """``[S, 2]`` float32 onset/offset per sweep (ms); the whole sweep when None."""
+    n_s = duration.shape[0]
+    if stim_window_ms is None:
+        return jnp.stack([jnp.zeros_like(duration), duration], -1)
+    w = np.asarray(to_ms(stim_window_ms, "stim_window_ms"), np.float64)
+    if w.shape != (n_s, 2) or not np.all(np.isfinite(w)) or np.any(w[:, 0] < 0) or np.any(w[:, 1] <= w[:, 0]):
+        raise ValueError(f"stim_window_ms: expected [{n_s}, 2] finite (onset_ms, offset_ms) per sweep with "
+                         f"0 <= onset < offset, got {np.array2string(w, threshold=8)} (shape {w.shape})")
+    return jnp.asarray(w, jnp.float32)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -190,12 +96,12 @@ class Objective:
         for key in spec:
             if key not in _TOP_KEYS:
                 raise SpikefitError(f"[objective] unknown key {key!r} (value {spec[key]!r}); allowed: "
-                                    f"{', '.join(sorted(_TOP_KEYS))}{_did_you_mean(key, _TOP_KEYS)}")
+                                    f"{', '.join(sorted(_TOP_KEYS))}{did_you_mean(key, _TOP_KEYS)}")
         entries = spec.get("metrics")
         if not isinstance(entries, (list, tuple)) or not entries:
             raise SpikefitError(f"[objective.metrics] expected a non-empty list of metric tables, got {entries!r}; "
                                 f"allowed names: {', '.join(sorted(METRICS))}")
-        terms = tuple(_parse_term(i, e) for i, e in enumerate(entries))
+        terms = tuple(parse_term(i, e) for i, e in enumerate(entries))
         labels = [t.label for t in terms]
         for lab in labels:
             if labels.count(lab) > 1:
@@ -203,8 +109,8 @@ class Objective:
         mode = spec.get("mode", "weighted")
         if not isinstance(mode, str) or mode not in _MODES:
             raise SpikefitError(f"[objective.mode] expected one of {', '.join(map(repr, _MODES))}, got {mode!r}"
-                                f"{_did_you_mean(mode, _MODES)}")
-        penalty = _positive("objective.penalty", spec.get("penalty", 100.0))
+                                f"{did_you_mean(mode, _MODES)}")
+        penalty = positive("objective.penalty", spec.get("penalty", 100.0))
         silent = spec.get("silent_min_data_spikes", 5)
         if isinstance(silent, bool) or not isinstance(silent, int) or silent < 1:
             raise SpikefitError(f"[objective.silent_min_data_spikes] expected an integer >= 1, got {silent!r}")
@@ -216,11 +122,20 @@ class Objective:
     def labels(self) -> list[str]:
         return [t.label for t in self.terms]
 
+    @property
+    def needs_voltage(self) -> bool:
+        """Whether :meth:`evaluate` needs ``model_V`` and ``data_V`` (some term uses V)."""
+        return any(t.needs_voltage for t in self.terms)
+
+    @property
+    def needs_stim_window(self) -> bool:
+        """Whether :meth:`evaluate` needs ``stim_window_ms`` (a term measures before the step onset)."""
+        return any(t.needs_window for t in self.terms)
+
     def _core(self, dt: float) -> Callable:
-        def core(model, data, duration, model_V, data_V, mask):
-            out = {}
-            for t in self.terms:
-                out[t.label] = METRICS[t.name].compute(model, data, dt, duration, model_V, data_V, mask, **t.params)
+        def core(model, data, duration, model_V, data_V, mask, stim):
+            x = MetricInputs(model, data, dt, duration, model_V, data_V, mask, stim[:, 0], stim[:, 1])
+            out = {t.label: METRICS[t.name].compute(x, **t.params) for t in self.terms}
             sp = prepare_spikes(model, data, dt, duration=duration)  # counts, for the validity rules
             return out, sp.n_model, sp.n_data
         key = (repr(self.terms), dt)
@@ -230,7 +145,7 @@ class Objective:
 
     def evaluate(self, model: Any, data: Any, *, dt: Any, duration: Any = None, mask: Any = None,
                  sweep_weights: Any = None, model_V: Any = None, data_V: Any = None,
-                 diverged: Any = None, overflow: Any = None) -> ObjectiveResult:
+                 diverged: Any = None, overflow: Any = None, stim_window_ms: Any = None) -> ObjectiveResult:
         """Score B candidates on S sweeps.
 
         ``model``: the simulator output (object or dict with ``spike_steps`` [B, S, K] and
@@ -238,6 +153,11 @@ class Objective:
         raster array; ``data``: spike_steps [S, Kd] / raster, or an object or dict with
         ``spike_steps`` (and ``mask``, ``V``). ``duration`` (ms) or ``mask`` [S, T] give the
         sweep lengths; ``sweep_weights`` [S] weights (or selects) the training sweeps.
+
+        ``stim_window_ms`` [S, 2] (ms from the sweep start): onset and offset of each sweep's
+        step, the ``stim_start``/``stim_end`` of the feature terms (``feature``, ``fi_curve``);
+        None: the whole sweep, ``[0, duration]`` (then a feature measured before the onset,
+        such as voltage_base, is refused: see :attr:`needs_stim_window`).
         """
         dt_ms = float(to_ms(dt, "dt"))
         model_V = model_V if model_V is not None else _field(model, "V")
@@ -249,8 +169,11 @@ class Objective:
         d_spikes = _field(data, "spike_steps") if _field(data, "spike_steps") is not None else data
         m_spikes, d_spikes = jnp.asarray(m_spikes), jnp.asarray(d_spikes)
         for t in self.terms:
-            if METRICS[t.name].needs_voltage and (model_V is None or data_V is None):
+            if t.needs_voltage and (model_V is None or data_V is None):
                 raise ValueError(f"objective metric {t.label!r}: needs model_V [B, S, T] and data_V [S, T] (mV)")
+            if t.needs_window and stim_window_ms is None:
+                raise ValueError(f"objective metric {t.label!r}: needs stim_window_ms [S, 2] (step onset and "
+                                 f"offset per sweep, ms): it measures the baseline before the onset")
         if duration is None and mask is not None:
             duration = np.asarray(mask, bool).sum(-1) * dt_ms
         elif duration is None and m_spikes.dtype == jnp.bool_:
@@ -258,10 +181,11 @@ class Objective:
         elif duration is None:
             raise ValueError("duration: required with spike_steps; pass duration= (ms) or mask= [S, T]")
         duration = jnp.broadcast_to(jnp.asarray(to_ms(duration, "duration"), jnp.float32), (d_spikes.shape[0],))
+        stim = _stim_window(stim_window_ms, duration)
         per, n_model, n_data = self._core(dt_ms)(m_spikes, d_spikes, duration,
                                                  None if model_V is None else jnp.asarray(model_V),
                                                  None if data_V is None else jnp.asarray(data_V),
-                                                 None if mask is None else jnp.asarray(mask, bool))
+                                                 None if mask is None else jnp.asarray(mask, bool), stim)
         per = {k: np.asarray(v, np.float64) for k, v in per.items()}
         n_model, n_data = np.asarray(n_model), np.asarray(n_data)
         n_b, n_s = n_model.shape

@@ -162,6 +162,10 @@ def test_resumed_job_reruns_untold_trials_once(tmp_path, ray_session):
     second, store = _run(tmp_path, spec, "resume")
     trials = store.read_trials()
     assert len(trials) == 96 and trials.trial.is_unique
+    # the summary counts the table's rows; the study also holds the 8 trials failed and asked again
+    assert (second.n_trials, second.n_failed, second.n_study) == (96, int((trials.state == "FAIL").sum()), 96 + 8)
+    assert store.read_manifest()["trials"] == trials.state.value_counts().reindex(["COMPLETE", "FAIL"],
+                                                                                  fill_value=0).to_dict()
     retried = trials[trials.trial > max(c.number for c in lost)]
     for cand in lost:  # each lost candidate was evaluated exactly once after the restart
         match = np.isclose(retried["tau"], cand.params["tau"]) & np.isclose(retried["V_T"], cand.params["V_T"])

@@ -261,6 +261,43 @@ def test_stop_ends_a_running_job_installed_by_version(cluster, project, tmp_path
                      output=str(tmp_path / "long"), working_dir=project)
     assert _job_info(cluster.address, sid).runtime_env["pip"]["packages"] == [f"spikefit=={spikefit.__version__}"]
     _wait(cluster.address, sid, capsys, states=("RUNNING",))
+    deadline = time.time() + 300
+    while time.time() < deadline and not (tmp_path / "long" / "manifest.json").is_file():
+        time.sleep(1)
     assert main(["stop", sid, "--address", cluster.address]) == 0
-    assert capsys.readouterr().out.strip() == "stopped"
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == "stopped"
+    assert out[1] == f"results folder {tmp_path / 'long'}: marked stopped; resume with: spikefit resume {tmp_path / 'long'}"
     assert _wait(cluster.address, sid, capsys) == "STOPPED"
+    manifest = json.loads((tmp_path / "long" / "manifest.json").read_text())
+    assert manifest["status"] == "stopped" and manifest["stopped_by"] == f"spikefit stop {sid}"
+    assert not (tmp_path / "long" / "lock.json").exists()  # the driver is gone: a resume may take the folder
+
+
+@pytest.mark.parametrize("resources, expected", [
+    ("workers = 4\ncpus_per_worker = 1", "asks workers x cpus_per_worker = 4 x 1 = 4 CPUs, the cluster at {a} "
+                                          "has 2 CPUs in total"),
+    ("workers = 1\ncpus_per_worker = 3", "cpus_per_worker = 3 but the largest node of the cluster at {a} has 2 CPUs"),
+    ("workers = 1\ngpus_per_worker = 1", "gpus_per_worker = 1 but the largest node of the cluster at {a} has 0 GPUs"),
+])
+def test_submit_refuses_what_the_cluster_can_never_give(cluster, project, resources, expected, capsys):
+    from ray.job_submission import JobSubmissionClient
+
+    job = project / "jobs" / "big.toml"
+    job.write_text((project / "jobs" / "fit.toml").read_text().replace("workers = 1\ncpus_per_worker = 1", resources))
+    before = len(JobSubmissionClient(cluster.address).list_jobs())
+    assert main(["submit", str(job), "--address", cluster.address, "--working-dir", str(project)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected.format(a=cluster.address) in err[0] and "--no-resource-check" in err[0], err
+    assert len(JobSubmissionClient(cluster.address).list_jobs()) == before  # nothing was submitted
+
+
+def test_a_missing_token_is_one_line_saying_how_to_give_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    for var in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ray/auth_token
+    assert main(["status", "raysubmit_x", "--address", "http://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no token found (RAY_AUTH_TOKEN is unset and {tmp_path}/.ray/auth_token" in err[0]
+    assert "RAY_AUTH_TOKEN, in ~/.ray/auth_token or in the file named by RAY_AUTH_TOKEN_PATH" in err[0]

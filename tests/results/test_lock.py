@@ -79,3 +79,22 @@ def test_a_torn_lock_file_is_taken_over(tmp_path):
         assert json.loads((tmp_path / "out" / LOCK_NAME).read_text())["pid"] == os.getpid()
         assert lock.held
     assert not (tmp_path / "out" / LOCK_NAME).exists()
+
+
+def test_a_stopped_drivers_folder_is_marked_stopped_and_resumes_from_any_host(tmp_path, synthetic_table, capsys):
+    from spikefit.results.lock import mark_stopped
+
+    out = tmp_path / "out"
+    job = job_file(tmp_path / "job.toml", synthetic_table, out, trials=64)
+    assert main(["run", job, "--no-progress"]) == 0
+    store = ResultStore(out)
+    store.update_manifest(status="running")  # as a driver killed on a cluster node leaves it
+    (out / LOCK_NAME).write_text(json.dumps({"job": "lockjob", "host": "node-7", "pid": 12}))
+    manifest = mark_stopped(store, "spikefit stop raysubmit_1")
+    assert manifest["status"] == "stopped" == store.read_manifest()["status"]
+    assert store.read_manifest()["stopped_by"] == "spikefit stop raysubmit_1"
+    assert not (out / LOCK_NAME).exists()
+    assert main(["resume", str(out), "--trials", "96", "--no-progress"]) == 0  # no other host's lock in the way
+    assert sorted(pd.read_parquet(out / "trials").trial) == list(range(96))
+    assert mark_stopped(store, "late stop")["status"] == "complete"  # a complete job stays complete
+    assert store.read_manifest()["status"] == "complete"

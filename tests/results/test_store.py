@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import spikefit.results.store as store_mod
+from spikefit.errors import OutputError
 from spikefit.results.store import ResultStore, column_units
 
 UNITS = {"tau": "ms", "V_T": "mV", "a": "nS"}
@@ -139,9 +140,9 @@ def test_failed_write_leaves_previous_files_and_no_partial_file(tmp_path, monkey
                      units={"tau": "ms"})
     before = listing(tmp_path / "trials")
     monkeypatch.setattr(store_mod.pq, "write_table", _exploding_writer(pq.write_table))
-    with pytest.raises(OSError, match="disk went away"):
+    with pytest.raises(OutputError, match=r"^disk went away: .*/trials/part-000002\.parquet$"):  # names the file
         store.append_trials(trial_rows(2, 5), units=UNITS)
-    with pytest.raises(OSError, match="disk went away"):
+    with pytest.raises(OutputError, match=r"^disk went away: .*/best\.parquet$"):
         store.write_best([{"cell": "c1", "model": "AdExIF", "tau": 99.0, "train_loss": 0.1}],
                          units={"tau": "ms"})
     monkeypatch.undo()
@@ -204,7 +205,7 @@ def test_traces_long_format(root):
     np.testing.assert_array_equal(traces["V"].iloc[1], v + 1)
     assert traces["V"].iloc[2] is None and list(traces["spike_times_ms"].iloc[2]) == []
     assert pd.isna(traces["trial"].iloc[0])
-    assert traces.attrs["units"] == {"dt_ms": "ms", "V": "mV", "spike_times_ms": "ms"}
+    assert traces.attrs["units"] == {"dt_ms": "ms", "V": "mV", "spike_times_ms": "ms", "I": "pA"}
     with pytest.raises(ValueError, match=r"kind must be one of \['recorded', 'simulated'\], got 'model'"):
         store.append_traces([{"cell": "c1", "sweep": "s1", "set": "train", "kind": "model",
                               "dt_ms": 0.1}])

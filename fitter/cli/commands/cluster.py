@@ -1,4 +1,9 @@
-"""``spikefit submit | status | logs | stop``: jobs on a running Ray cluster (Ray Jobs API)."""
+"""``spikefit submit | status | logs | stop``: jobs on a running Ray cluster (Ray Jobs API).
+
+``submit`` refuses a job whose ``[resources]`` the cluster can never give; ``logs`` of a waiting
+job ends with the cluster's pending resource demands; ``stop`` waits for the job to end and
+marks its results folder ``stopped`` when this client can reach it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wheel", help="spikefit wheel (.whl file, uploaded; or an http(s) URL) to install "
                                    "on the cluster (default: spikefit==<this version> from the "
                                    "cluster's image or package index)")
+    p.add_argument("--no-resource-check", action="store_true",
+                   help="submit even if [resources] asks more CPUs/GPUs than the cluster's nodes have now "
+                        "(a cluster that scales up)")
     p.set_defaults(func=_submit)
     for name, helptext, func in (("status", "status of a submitted job", _status),
                                  ("logs", "driver log of a submitted job", _logs),
@@ -45,7 +53,7 @@ def _submit(args) -> int:
     from spikefit.execution.submit import submit_job
 
     print(submit_job(args.job, _address(args), trials=args.trials, output=args.output,
-                     working_dir=args.working_dir, wheel=args.wheel))
+                     working_dir=args.working_dir, wheel=args.wheel, check_resources=not args.no_resource_check))
     return 0
 
 
@@ -66,5 +74,7 @@ def _logs(args) -> int:
 def _stop(args) -> int:
     from spikefit.execution.submit import stop_job
 
-    print("stopped" if stop_job(_address(args), args.submission_id) else "not running")
+    stopped, results = stop_job(_address(args), args.submission_id)
+    print("stopped" if stopped else "not running")
+    print(results)
     return 0

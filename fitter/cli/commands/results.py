@@ -1,10 +1,14 @@
-"""``spikefit results DIR``: best parameters and scores per cell, read from the Parquet results."""
+"""``spikefit results DIR``: best parameters and scores per cell, read from the Parquet results.
+
+Trial counts are the rows of the trials table (COMPLETE and FAIL); the studies' own count, which
+also holds trials asked before a restart and asked again, is shown beside them.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "print_summary", "summary_frame"]
+__all__ = ["register", "print_summary", "summary_frame", "counts_line"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +41,7 @@ def print_summary(root: str) -> None:
     console = Console()
     console.print(f"[bold]{manifest.get('job')}[/]  status {manifest.get('status')}  "
                   f"{manifest.get('start')} -> {manifest.get('end')}")
+    console.print(counts_line(root, manifest), highlight=False)
     for _, row in best.iterrows():
         stage = f"  stage {row['stage']} seed {row['seed']}" if row.get("stage") else ""
         console.print(f"[bold]cell {row['cell']}  model {row['model']}  best trial {row['trial']}{stage}[/]")
@@ -54,7 +59,56 @@ def print_summary(root: str) -> None:
         console.print(table)
         if row.get("chosen_by"):
             console.print(f"  chosen by {row['chosen_by']}")
+        passive = (manifest.get("passive") or {}).get(row["cell"])
+        if passive:
+            console.print(f"  passive stage: R {passive['R_MOhm']:.1f} MOhm, tau {passive['tau_ms']:.2f} ms, V_rest "
+                          f"{passive['V_rest_mV']:.2f} mV (rms error {passive['rmse_mV']:.2f} mV over "
+                          f"{passive['n_samples']} sub-threshold samples); later stages searched within "
+                          + ", ".join(f"{k} [{lo:.4g}, {hi:.4g}] {u}" for k, (lo, hi, u) in passive["bounds"].items()),
+                          highlight=False)
+        change = row.get("validation_step_change")
+        if change is not None and change == change:
+            flag = ("[bold red]STEP-SIZE DEPENDENT[/]: the scores change by more than 0.03 at dt / 4; fit at a finer "
+                    "dt_ms before re-using these parameters" if row.get("validation_step_dependent") else
+                    "converged: within 0.03 at dt / 4")
+            console.print(f"  step-size check: largest score change {change:.3f} -> {flag}")
         _print_validation(console, root, row["cell"])
+
+
+def print_models(root: str) -> None:
+    """The models of a model-choice job side by side, per cell, the chosen one marked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from spikefit.results.choice import read_models
+    from spikefit.results.store import ResultStore
+
+    models = read_models(ResultStore(root))
+    console = Console()
+    cols = [c for c in ("holdout_loss", "train_loss", "validation_gamma_mean", "validation_ratio_mean",
+                        "validation_ratio_fine_mean", "validation_count_error_mean", "validation_step_change")
+            if c in models]
+    for cell, rows in models.groupby("cell", sort=True):
+        table = Table(title=f"model choice for {cell} (on the held-out end of the training sweeps)")
+        for c in ("model", *cols, "chosen"):
+            table.add_column(c, justify="left" if c == "model" else "right")
+        for _, r in rows.iterrows():
+            table.add_row(f"{r['label']} ({r['model']})", *(f"{r[c]:.4f}" for c in cols), "<-" if r["chosen"] else "")
+        console.print(table)
+
+
+def counts_line(root: str, manifest: dict) -> str:
+    """``trials: N in the table (C complete, F failed); the studies hold S``."""
+    from spikefit.results.store import ResultStore
+
+    counts = ResultStore(root).trial_counts()
+    n = counts["COMPLETE"] + counts["FAIL"]
+    line = f"trials: {n} in the table ({counts['COMPLETE']} complete, {counts['FAIL']} failed)"
+    if not manifest.get("n_trials"):  # a run that failed before its studies opened
+        return line
+    study = sum(manifest["n_trials"].values())
+    extra = f" ({study - n} asked before a restart and asked again)" if study > n else ""
+    return f"{line}; the studies hold {study}{extra}"
 
 
 def _print_validation(console, root: str, cell: str) -> None:
@@ -81,6 +135,19 @@ def _print_validation(console, root: str, cell: str) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from spikefit.results.choice import MODELS_TABLE, read_models
+    from spikefit.results.store import ResultStore
+
+    store = ResultStore(args.dir)
+    if store.has(MODELS_TABLE) and not store.has("best.parquet"):  # a model-choice job's folder
+        models = read_models(store)
+        if args.json:
+            print(models.to_json(orient="records", indent=2, default_handler=str))
+            return 0
+        for out in dict.fromkeys(models["output"]):
+            print_summary(out)
+        print_models(args.dir)
+        return 0
     if args.json:
         best, _ = summary_frame(args.dir)
         print(best.to_json(orient="records", indent=2, default_handler=str))

@@ -2,7 +2,10 @@
 
 Ctrl-C (SIGINT) and SIGTERM (Slurm preemption, Kubernetes eviction) stop the run: every told
 trial is written, the manifest says ``interrupted``, one line says how to resume, and the exit
-status is the conventional 128 + signal number (130, 143).
+status is the conventional 128 + signal number (130, 143). A results file that cannot be
+written (disk full, read-only folder) stops the run with one line naming it (exit status 1);
+the manifest says ``failed`` if it could still be written, and the same command resumes once
+there is space. The summary counts the rows of the trials table.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import signal
 import sys
 
-__all__ = ["register"]
+__all__ = ["register", "run_spec"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,28 +38,53 @@ def _on_sigterm(signum, frame):
 
 
 def _main(args: argparse.Namespace) -> int:
-    from spikefit.fitting import fit_job
     from spikefit.spec.jobspec import load_job
 
     overrides = {"output": args.output, "trials": args.trials}
     spec = load_job(args.job, **overrides)
     if args.address:
         spec = spec.model_copy(update={"resources": spec.resources.model_copy(update={"address": args.address})})
+    resume = " ".join(["spikefit run", args.job] + ([f"--output {args.output}"] if args.output else []))
+    return run_spec(spec, resume, progress=not args.no_progress, overwrite=args.overwrite)
+
+
+def run_spec(spec, resume: str, *, progress: bool = True, overwrite: bool = False) -> int:
+    """Run ``spec`` as ``spikefit run`` does (signals, disk errors, summary); ``resume``: the
+    command that resumes it, for the messages. Returns the exit status."""
+    from spikefit.errors import OutputError
+    from spikefit.fitting import fit_job
+
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        summary = fit_job(spec, progress=not args.no_progress, overwrite=args.overwrite).summary
+        summary = fit_job(spec, progress=progress, overwrite=overwrite).summary
     except KeyboardInterrupt as stop:
         term = isinstance(stop, _Terminated)
-        resume = " ".join(["spikefit run", args.job] + ([f"--output {args.output}"] if args.output else []))
         print(f"spikefit run: {'terminated (SIGTERM)' if term else 'interrupted'}; the trials told so far are in "
               f"{spec.output_dir()}; resume with: {resume}", file=sys.stderr)
         return 128 + (signal.SIGTERM if term else signal.SIGINT)
+    except OutputError as err:
+        print(f"spikefit run: error: {err}; the results written so far are kept in {spec.output_dir()}; "
+              f"free space (or make the folder writable) and resume with: {resume}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if isinstance(summary, dict):  # a model-choice job: each model's summary, then the comparison
+        from spikefit.cli.commands.results import print_models
+
+        codes = [_report(s) for s in summary.values()]
+        print_models(spec.output_dir())
+        return max(codes)
+    return _report(summary)
+
+
+def _report(summary) -> int:
+    """Print one run's summary (counts, time per phase, the fit); returns the exit status."""
     t = summary.timing
     total = max(summary.wall_s, 1e-9)
+    more = summary.n_study - summary.n_trials
     print(f"{summary.status}: {summary.n_trials} trials ({summary.n_failed} failed) in {summary.wall_s:.1f} s "
-          f"-> {summary.output}")
+          f"-> {summary.output}" + (f"; the studies hold {summary.n_study} trials ({more} asked before a restart "
+                                    "and not in the table)" if more > 0 else ""))
     print("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.0f}%)" for k, v in t.items() if k != "record")
           + f"; recorded in the background: {t.get('record', 0.0):.1f} s")
     if not summary.best:  # every trial failed: nothing to show but the reasons

@@ -27,6 +27,10 @@ def test_table_shows_units_the_choice_and_the_validation_report(quick_results, c
     assert main(["results", str(quick_results)]) == 0
     out = capsys.readouterr().out
     best = pd.read_parquet(quick_results / "best.parquet").iloc[0]
+    trials = pd.read_parquet(quick_results / "trials")
+    n_fail = int((trials.state == "FAIL").sum())
+    assert (f"trials: {len(trials)} in the table ({len(trials) - n_fail} complete, {n_fail} failed); "
+            f"the studies hold {len(trials)}\n") in out  # counted from the table, as the studies agree
     assert f"best trial {best['trial']}" in out and "chosen by lowest training loss" in out
     assert "│ tau " in out and " ms " in out  # each fitted parameter with its unit
     val = pd.read_parquet(quick_results / "validation.parquet")
