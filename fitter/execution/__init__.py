@@ -5,5 +5,6 @@ from spikefit._lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     '.evaluator': ('Evaluator', 'CellData', 'BatchResult'),
     '.workers': ('WorkerPool', 'start_ray', 'stop_ray'),
+    '.retry': ('RetryPolicy', 'WorkerError'),
     '.driver': ('run_job', 'RunSummary'),
 })
