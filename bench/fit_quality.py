@@ -36,6 +36,9 @@ CASES = {
 }
 
 
+STEP_ROWS: list[dict] = []  # step-protocol cases: issue 13's measures (bench/step_quality.py)
+
+
 def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> list[dict]:
     job, challenge = CASES[name]
     spec = load_job(ROOT / job, output=str(out / name), trials=trials)
@@ -43,6 +46,10 @@ def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> 
     res = fit_job(spec, executor=executor, progress=False)
     wall = time.perf_counter() - t0
     rows = []
+    if name.startswith("bbp"):
+        from step_quality import step_rows
+
+        STEP_ROWS.extend({**r, "case": name, "wall_s": wall} for r in step_rows(res))
     for _, best in res.best.iterrows():
         print(f"  {name} [{best['model']}] {best['cell']}: chosen by {best['chosen_by']}", flush=True)
         print(f"  {name} parameters: " + ", ".join(
@@ -91,6 +98,11 @@ def main(argv=None) -> int:
             print(f"== {name}", flush=True)
             rows.extend(run_case(name, out, trials, args.executor))
     print(table(rows))
+    if STEP_ROWS:
+        from step_quality import step_table
+
+        print("step protocols (validation steps; R_in from the recorded IV steps):")
+        print(step_table(STEP_ROWS))
     ch = [r for r in rows if r["challenge"]]
     held = {r["case"]: (r["model"], r["holdout_loss"]) for r in ch}
     if len(held) > 1:

@@ -5,7 +5,7 @@ A model whose parameters only work at the fit's Euler step cannot be re-used in 
 simulator. :func:`fine_step_scores` adds, to each validation row, the scores at ``dt /
 factor`` (``gamma_fine``, ``ratio_fine``, ``n_model_fine``, ``count_error_fine``,
 ``fine_dt_ms``), and returns the largest change of a stimulus's score (Gamma / Gamma_int where
-the recorded repeats are reliable, else Gamma: :func:`score_of`); :data:`STEP_TOLERANCE` is the change above which
+the recorded repeats are reliable in their timing, else the spike-count error: :func:`score_of`); :data:`STEP_TOLERANCE` is the change above which
 the fit is flagged as step-size dependent.
 """
 
@@ -23,16 +23,17 @@ FACTOR = 4
 STEP_TOLERANCE = 0.03
 
 
-#: below this intrinsic reliability the data's repeats hardly agree (step protocols: 0-0.1) and
-#: Gamma / Gamma_int magnifies noise; the check compares Gamma itself there
+#: below this intrinsic reliability the data's repeats hardly agree on spike times (step
+#: protocols: 0-0.1): Gamma there is noise, and the check compares the spike-count error instead
 MIN_GAMMA_INT = 0.3
 
 
 def score_of(row: dict, suffix: str = "") -> float:
     """The stimulus's validation score: Gamma / Gamma_int where the recorded repeats are
-    reliable (Gamma_int >= :data:`MIN_GAMMA_INT`), else Gamma."""
+    reliable in their timing (Gamma_int >= :data:`MIN_GAMMA_INT`), else the relative spike-count
+    error (what a step protocol is judged by)."""
     gi = row.get("gamma_int", float("nan"))
-    return row["ratio" + suffix] if gi == gi and gi >= MIN_GAMMA_INT else row["gamma" + suffix]
+    return row["ratio" + suffix] if gi == gi and gi >= MIN_GAMMA_INT else row["count_error" + suffix]
 
 
 def fine_step_scores(ev_kwargs: dict, sets, params: dict, rows: list[dict], *, ljp_mV: float,

@@ -9,7 +9,11 @@ models use, at the data's own step ``dt``, its voltage is ``V = V_rest + R u_tau
 given ``tau`` the voltage is linear in ``(V_rest, R)``, so :func:`fit_passive` solves a linear
 least-squares problem for every ``tau`` of a log-spaced grid, refines the best ``tau`` by a
 golden-section search on ``log tau``, and keeps the ``(R, tau, V_rest)`` with the smallest
-squared error. The samples used are every sample of the sweeps without a recorded spike (the
+squared error. When the current is piecewise constant (step protocols, the idealised
+stimulus) ``R`` and ``V_rest`` are then taken from the steady state alone, the last 20 % of each
+constant segment (at least five time constants after its start): the slope and intercept of the cell's own
+IV relation (its input resistance and resting potential), which a real cell's slow currents
+(sag, rectification) would otherwise bias; ``tau`` is re-fitted to the transients with them held. The samples used are every sample of the sweeps without a recorded spike (the
 IV protocol, hyperpolarising and sub-threshold steps) and, in sweeps with spikes, the samples
 up to ``margin_ms`` before the first spike (the pre-step baseline and the early passive rise).
 The first ``skip_ms`` of a sweep are left out.
@@ -101,6 +105,47 @@ def _solve(current, voltage, use, dt, tau, fixed):
     return float(np.dot(resid, resid)), float(r), float(v0)
 
 
+def _golden(sse, taus: np.ndarray) -> float:
+    """The tau of the grid ``taus`` with the least ``sse(tau)``, refined by a golden-section
+    search on log tau between its grid neighbours."""
+    if taus.size == 1:
+        return float(taus[0])
+    i = int(np.argmin([sse(t) for t in taus]))
+    lo, hi = np.log(taus[max(i - 1, 0)]), np.log(taus[min(i + 1, taus.size - 1)])
+    g = (np.sqrt(5) - 1) / 2
+    for _ in range(30):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if sse(np.exp(a)) < sse(np.exp(b)):
+            hi = b
+        else:
+            lo = a
+    return float(np.exp((lo + hi) / 2))
+
+
+def _settled(current: np.ndarray, use: np.ndarray, dt: float, tau: float, *, n_tau: float = 5.0,
+             tail: float = 0.2, min_samples: int = 200, min_spread_pA: float = 5.0) -> np.ndarray | None:
+    """bool [S, T]: the steady state of a piecewise-constant current: the used samples in the
+    last ``tail`` of each constant segment (as eFEL's steady_state_voltage_stimend: the end of
+    the step, after slow currents such as the sag have settled), and at least ``n_tau`` time
+    constants after its start. None when there are too few of them or they hold a single
+    current level (a noise current never settles)."""
+    n_s, n_t = current.shape
+    change = np.ones(current.shape, bool)
+    change[:, 1:] = np.abs(np.diff(current, axis=-1)) > 1e-3
+    settled = np.zeros(current.shape, bool)
+    for s in range(n_s):
+        starts = np.flatnonzero(change[s])
+        ends = np.append(starts[1:], n_t)
+        for a, b in zip(starts, ends):
+            first = a + max(int(np.ceil(n_tau * tau / dt)), int((1 - tail) * (b - a)))
+            if first < b:
+                settled[s, first:b] = True
+    settled &= use
+    if settled.sum() < min_samples or np.std(current[settled]) < min_spread_pA:
+        return None
+    return settled
+
+
 def fit_passive(batch, *, fixed: Mapping[str, float] | None = None, tau_range_ms: tuple[float, float] = (1.0, 300.0),
                 skip_ms: float = 5.0, margin_ms: float = 30.0, min_samples: int = 200) -> PassiveFit:
     """Fit ``R`` (GOhm), ``tau`` (ms) and ``V_rest`` (mV) to the sub-threshold samples of a
@@ -123,21 +168,22 @@ def fit_passive(batch, *, fixed: Mapping[str, float] | None = None, tau_range_ms
         taus = np.array([float(fixed["tau"])])
     else:
         taus = np.geomspace(max(tau_range_ms[0], 1.01 * dt), tau_range_ms[1], 48)
-    errs = [_solve(current, voltage, use, dt, t, fixed)[0] for t in taus]
-    i = int(np.argmin(errs))
-    if taus.size > 1:  # golden-section refinement of log tau between the grid neighbours
-        lo, hi = np.log(taus[max(i - 1, 0)]), np.log(taus[min(i + 1, taus.size - 1)])
-        g = (np.sqrt(5) - 1) / 2
-        for _ in range(30):
-            a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-            if _solve(current, voltage, use, dt, np.exp(a), fixed)[0] < _solve(current, voltage, use, dt, np.exp(b), fixed)[0]:
-                hi = b
-            else:
-                lo = a
-        tau = float(np.exp((lo + hi) / 2))
-    else:
-        tau = float(taus[0])
+    tau = _golden(lambda t: _solve(current, voltage, use, dt, t, fixed)[0], taus)
     sse, r, v0 = _solve(current, voltage, use, dt, tau, fixed)
+    settled = _settled(current, use, dt, tau)
+    if settled is not None and not ("R" in fixed and "V_rest" in fixed):
+        # R and V_rest from the steady state (the cell's IV: input resistance, baseline), which
+        # the linear membrane must reproduce; tau then re-fitted to the transients with them held
+        a = np.stack([np.ones(int(settled.sum())), current[settled]], -1)
+        (v0_ss, r_ss), *_ = np.linalg.lstsq(a, voltage[settled], rcond=None)
+        if "V_rest" in fixed:
+            r_ss = float(np.dot(current[settled], voltage[settled] - fixed["V_rest"]) / np.dot(current[settled], current[settled]))
+        held = {"R": fixed.get("R", float(r_ss)), "V_rest": fixed.get("V_rest", float(v0_ss))}
+        if "R" in fixed:
+            held["V_rest"] = fixed.get("V_rest", float(np.mean(voltage[settled] - fixed["R"] * current[settled])))
+        if "tau" not in fixed:
+            tau = _golden(lambda t: _solve(current, voltage, use, dt, t, {**fixed, **held})[0], taus)
+        sse, r, v0 = _solve(current, voltage, use, dt, tau, {**fixed, **held})
     if not (np.isfinite(r) and r > 0):
         raise PassiveError(f"passive stage: the sub-threshold voltage does not follow the current (fitted R = "
                            f"{r * 1e3:.3g} MOhm); check the current's sign and unit")
