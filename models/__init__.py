@@ -17,6 +17,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ".integrate": ("ALIF", "IF", "LIF", "LIFRef"),
     ".quadratic": ("AdQuaIF", "AdQuaIFRef", "QuaIF"),
     ".simulator": ("SimResult", "Simulator", "simulate"),
+    ".differentiable": ("SoftLoss", "SoftResult", "simulate_soft", "spike_raster", "van_rossum_soft"),
     ".registry": ("MODEL_NAMES", "MODELS", "get_model", "parameter_units"),
     ".errors": ("SpikefitError", "UnitError"),
     ".units": ("UNIT_SYSTEM",),

@@ -6,4 +6,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     '.space': ('FreeParameter', 'SearchSpace'),
     '.study': ('Study', 'Candidate', 'TrialResult', 'Best', 'SAMPLERS'),
     '.batch_cmaes': ('BatchCMA',),
+    '.gradient': ('Refined', 'refine'),
 })
