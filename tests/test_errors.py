@@ -17,7 +17,7 @@ from spikefit.spec.jobspec import JobSpecError
 from spikefit.units import to_pA, to_unit
 
 REPO = Path(__file__).resolve().parents[1]
-QUICKSTART = REPO / "jobs" / "quickstart.toml"
+QUICKSTART = REPO / "tests" / "assets" / "base_job.toml"  # the quickstart before its step plan
 EXAMPLE = REPO / "fitter" / "examples" / "bbp_l5pc_A2_IDrest"
 
 

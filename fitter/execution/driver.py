@@ -188,8 +188,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         clock.add("compile", time.perf_counter() - t0)
         candidates: dict[str, list[Choice]] = {c: [] for c in cells}
         batch_no = 0
-        with Progress(total=spec.search.total_trials() * len(cells), enabled=progress,
-                      description=spec.name) as bar:
+        with Progress(total=spec.search.total_trials() * len(cells), enabled=progress, description=spec.name,
+                      cells={c: spec.search.total_trials() for c in cells}) as bar:
             spaces = {c: space for c in cells}  # each cell's bounds (a passive stage narrows them)
             for stage in stages:
                 if stage.passive:

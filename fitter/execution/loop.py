@@ -75,7 +75,8 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
     ``writer`` (a :class:`~spikefit.execution.writer.Writer`): the trials-table part, then the
     study's trials."""
     asked = resume(runs, store)
-    bar.advance(sum(min(a, runs[k].budget) for k, a in asked.items()))
+    for k, a in asked.items():
+        bar.advance(min(a, runs[k].budget), cell=runs[k].cell)
     in_flight: dict = {}
     max_flight = len(pool) * spec.resources.in_flight_per_worker
     last_end: dict[str, float] = {}
@@ -124,7 +125,7 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
             best = None
             if valid.any():
                 best = float((loss if loss.ndim == 1 else loss.sum(axis=1))[valid].min())
-            bar.advance(len(numbers), best=best)
+            bar.advance(len(numbers), best=best, cell=run.cell)
 
 
 def _recorder(store, cols, units, study, batch, clock: Clock):

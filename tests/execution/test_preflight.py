@@ -14,13 +14,13 @@ import pytest
 from spikefit.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
-QUICKSTART = REPO / "jobs" / "quickstart.toml"
+QUICKSTART = REPO / "tests" / "assets" / "base_job.toml"  # the quickstart before its step plan
 
 
 def _job(tmp_path: Path, *subs: tuple[str, str], output: Path | str | None = None) -> Path:
     """The quickstart job, cut to one training step and 8 trials, with regex substitutions."""
     text = QUICKSTART.read_text()
-    text = text.replace('path = "../fitter/', f'path = "{REPO}/fitter/')
+    text = text.replace('path = "../../fitter/', f'path = "{REPO}/fitter/')
     text = re.sub(r"(?m)^train = .*$", 'train = { repeats = [0], stimuli = ["IDrest:6"] }', text)
     text = re.sub(r"(?m)^validation = .*\n", "", text)
     text = re.sub(r"(?m)^trials = .*$", "trials = 8", text)

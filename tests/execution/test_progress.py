@@ -23,3 +23,20 @@ def test_disabled_bar_draws_nothing(capsys):
     assert bar._bar is None
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_several_cells_get_a_line_each_beside_the_total():
+    with Progress(total=300, description="job", cells={"a": 100, "b": 200}) as bar:
+        bar.advance(50, best=0.7, cell="a")
+        bar.advance(100, best=0.4, cell="b")
+        bar.advance(50, best=0.6, cell="a")
+        assert bar.done() == {"all": 200, "a": 100, "b": 100}
+        tasks = {t.description.strip(): t for t in bar._bar.tasks}
+        assert tasks["a"].fields["best"] == "0.6" and tasks["b"].fields["best"] == "0.4"
+        assert tasks["job"].fields["best"] == "0.4" and tasks["a"].total == 100
+
+
+def test_one_cell_has_only_the_total_line():
+    with Progress(total=10, cells={"only": 10}) as bar:
+        bar.advance(10, cell="only")
+        assert len(bar._bar.tasks) == 1 and bar.done() == {"all": 10}

@@ -12,7 +12,7 @@ import pytest
 from spikefit.spec.jobspec import SAMPLERS, JobSpecError, load_job, parse_job
 
 REPO = Path(__file__).resolve().parents[2]
-QUICKSTART = REPO / "jobs" / "quickstart.toml"
+QUICKSTART = REPO / "tests" / "assets" / "base_job.toml"  # the quickstart before its step plan
 
 
 @pytest.fixture()
@@ -26,6 +26,17 @@ def _err(data: dict) -> str:
     msg = str(err.value)
     assert msg.startswith("job.toml"), msg  # every error names the file
     return msg
+
+
+def test_the_shipped_quickstart_runs_the_step_plan():
+    spec = load_job(REPO / "jobs" / "quickstart.toml")
+    assert [s.name for s in spec.search.stages] == ["passive", "global", "local"]
+    assert spec.search.stages[0].passive and spec.search.total_trials() == 1536 + 512
+    assert spec.data.stimulus == "auto" and "V_rest" in spec.params and spec.fixed_values() == {}
+    assert [t["name"] for t in spec.objective["metrics"]] == ["fi_curve", "spike_count", "feature", "feature"]
+    assert spec.data.paths(Path(spec.base_dir))[0].is_dir()
+    quick = load_job(REPO / "jobs" / "quickstart.toml", trials=64)  # --trials: every search stage, not the passive one
+    assert [s.trials for s in quick.search.stages] == [None, 64, 64]
 
 
 def test_quickstart_parses(raw):

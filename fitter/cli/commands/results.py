@@ -72,7 +72,72 @@ def print_summary(root: str) -> None:
                     "dt_ms before re-using these parameters" if row.get("validation_step_dependent") else
                     "converged: within 0.03 at dt / 4")
             console.print(f"  step-size check: largest score change {change:.3f} -> {flag}")
-        _print_validation(console, root, row["cell"])
+        if not _print_steps(console, root, row["cell"]):  # steps: judged by counts and rates, not Gamma
+            _print_validation(console, root, row["cell"])
+
+
+def step_scores(root: str, cell: str) -> dict | None:
+    """The validation step-protocol measures of ``cell`` (None when its sweeps are not steps):
+    mean relative spike-count error, mean f-I error (Hz) and mean baseline error (mV)."""
+    import numpy as np
+
+    from spikefit.results.report.steps import sweep_summary
+    from spikefit.results.store import ResultStore
+
+    try:
+        traces = ResultStore(root).read_traces()
+    except FileNotFoundError:  # a run that stopped before its final phase
+        return None
+    traces = traces[traces["cell"] == cell]
+    if traces.empty or "I" not in traces:
+        return None
+    from spikefit.data.steps import describe_step
+
+    recorded = traces[(traces["set"] == "validation") & (traces["kind"] == "recorded")]
+    if recorded.empty or not all(i is not None and describe_step(np.asarray(i, np.float64), float(dt)).is_step
+                                 for i, dt in zip(recorded["I"], recorded["dt_ms"])):
+        return None  # not a step protocol: the Gamma report applies
+    every = sweep_summary(traces)
+    every = every[every["window_from"] == "current"]
+    rows = every[every["set"] == "validation"]
+    if rows.empty:
+        return None
+    count = np.abs(rows["n_model"] - rows["n_data"]) / np.maximum(rows["n_data"], 1)
+    # the recording's own repeatability: its training series as a prediction of the validation one
+    train = every[every["set"] == "train"].groupby("stimulus")["n_data"].mean()
+    both = rows[rows["stimulus"].isin(train.index)]
+    floor = (np.abs(train[both["stimulus"]].to_numpy() - both["n_data"].to_numpy())
+             / np.maximum(both["n_data"].to_numpy(), 1))
+    return {"n_steps": len(rows), "count_error": float(count.mean()), "rows": rows,
+            "repeat_count_error": float(floor.mean()) if floor.size else float("nan"),
+            "fi_error_Hz": float(np.mean(np.abs(rows["rate_model_Hz"] - rows["rate_data_Hz"]))),
+            "baseline_error_mV": float(np.nanmean(np.abs(rows["baseline_model_mV"] - rows["baseline_data_mV"])))}
+
+
+def _print_steps(console, root: str, cell: str) -> bool:
+    """Per validation step: amplitude, spikes and rates, model vs data; then the means."""
+    from rich.table import Table
+
+    scores = step_scores(root, cell)
+    if not scores:
+        return False
+    table = Table(title=f"validation steps of {cell}")
+    for c in ("sweep", "amplitude (pA)", "spikes model/data", "rate model/data (Hz)", "baseline model/data (mV)"):
+        table.add_column(c, justify="right")
+    for _, r in scores["rows"].iterrows():
+        table.add_row(str(r["sweep"]), f"{r['amplitude_pA']:.0f}", f"{r['n_model']}/{r['n_data']}",
+                      f"{r['rate_model_Hz']:.1f}/{r['rate_data_Hz']:.1f}",
+                      f"{r['baseline_model_mV']:.1f}/{r['baseline_data_mV']:.1f}")
+    console.print(table)
+    if scores:
+        console.print(f"  step protocol, validation ({scores['n_steps']} steps): spike-count error "
+                      f"{100 * scores['count_error']:.1f}% (mean |model - data| / data), f-I error "
+                      f"{scores['fi_error_Hz']:.2f} Hz (mean |rate model - rate data| in the step), baseline error "
+                      f"{scores['baseline_error_mV']:.2f} mV (pre-step voltage)", highlight=False)
+    if scores["repeat_count_error"] == scores["repeat_count_error"]:
+        console.print(f"  the recording's training series predicts its validation series with a spike-count error of "
+                      f"{100 * scores['repeat_count_error']:.1f}%: the cell's own repeat-to-repeat change", highlight=False)
+    return True
 
 
 def print_models(root: str) -> None:

@@ -106,6 +106,8 @@ def sweep_summary(traces: pd.DataFrame, validation: pd.DataFrame | None = None) 
     cell, set and amplitude. ``validation`` (the validation table) adds Gamma, Gamma_int and
     their ratio to the validation sweeps of its stimuli. Without an ``I`` column (results
     written before it existed) amplitudes are NaN and the window is the whole sweep."""
+    # a resumed run writes its final traces again: the last copy is the current fit
+    traces = traces.drop_duplicates(["cell", "set", "sweep", "kind"], keep="last")
     rec = traces[traces["kind"] == "recorded"].set_index(["cell", "set", "sweep"])
     sim = traces[traces["kind"] == "simulated"].set_index(["cell", "set", "sweep"])
     steps = {}
