@@ -278,3 +278,12 @@ def test_data_stimulus_option(raw):
     data["data"]["stimulus"] = "ideal"
     msg = _err(data)
     assert "data.stimulus" in msg and "'ideal'" in msg and "idealised" in msg
+
+
+@pytest.mark.parametrize("job", sorted((REPO / "jobs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_job_parses(job):
+    spec = load_job(job)
+    variants = getattr(spec, "variants", [spec])  # a model-choice job: one spec per model
+    for v in variants:
+        assert v.free_bounds() and v.search.total_trials() > 0
+    assert len({v.output_dir() for v in variants}) == len(variants)
