@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from _ports import free_ports
 from _study_checks import study_agrees_with_table
 from _synthetic import synthetic_job_file
 
@@ -71,15 +71,6 @@ def _install_slurm() -> None:
         pytest.skip(f"apt-get install {' '.join(PACKAGES)} failed: {_last_line(proc.stderr or proc.stdout)}")
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 SLURM_CONF = """\
@@ -163,7 +154,7 @@ class Slurm:
         self.cpus = int(re.search(r"\bCPUs=(\d+)", node).group(1))
         for d in ("state", "spool"):
             (self.root / d).mkdir()
-        ctld_port, slurmd_port = _free_ports(2)
+        ctld_port, slurmd_port = free_ports(2)
         self.conf.write_text(SLURM_CONF.format(host=self.host, node=node, root=self.root,
                                                ctld_port=ctld_port, slurmd_port=slurmd_port))
         self._start("slurmctld", slurmctld, "-D", "-i", "-f", str(self.conf))
@@ -244,7 +235,7 @@ def test_recipe_runs_a_job_under_slurm(slurm, tmp_path, synthetic_table):
     ray_temp = tempfile.mkdtemp(prefix="sfsray", dir="/tmp")  # short: Ray's Unix socket paths
     home = tmp_path / "home"
     home.mkdir()
-    port, client_port, agent_port = _free_ports(3)
+    port, client_port, agent_port = free_ports(3)
     env = {**slurm.env, "HOME": str(home), "SPIKEFIT_VENV": str(Path(sys.executable).parents[1]),
            "RAY_PORT": str(port), "RAY_USAGE_STATS_ENABLED": "0",
            # ports of this host's other Ray clusters stay theirs; no dashboard on a test machine

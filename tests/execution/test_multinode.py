@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from _ports import free_ports
 from _study_checks import study_agrees_with_table
 from _synthetic import synthetic_job_file
 
@@ -39,16 +39,6 @@ PORT_OPTIONS = ("--node-manager-port", "--object-manager-port", "--dashboard-age
                 "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
 
 
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free now (held open together, so none is handed out twice)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Cluster:
@@ -68,12 +58,12 @@ class Cluster:
                     "RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                     "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "3"}
         self.env.pop("RAY_ADDRESS", None)
-        self.address = f"127.0.0.1:{_free_ports(1)[0]}"
+        self.address = f"127.0.0.1:{free_ports(1)[0]}"
         self.nodes: dict[str, subprocess.Popen] = {}
         self.ids: dict[str, str] = {}
 
     def start(self, name: str, *args: str) -> None:
-        ports = [x for opt, port in zip(PORT_OPTIONS, _free_ports(len(PORT_OPTIONS))) for x in (opt, str(port))]
+        ports = [x for opt, port in zip(PORT_OPTIONS, free_ports(len(PORT_OPTIONS))) for x in (opt, str(port))]
         with open(self.root / f"{name}.log", "ab") as log:
             self.nodes[name] = subprocess.Popen(
                 [RAY, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
