@@ -94,7 +94,7 @@ class SearchSpec(_Strict):
         if self.stages and not searching:
             raise ValueError("[search.stages] expected at least one stage with trials after the passive stage")
         if searching and searching[0].local:
-            raise ValueError(f"[search.stages] the first search stage ({searching[0].name!r}) cannot be local: a local "
+            raise ValueError(f"[search.stages] the first stage with trials ({searching[0].name!r}) cannot be local: a local "
                              "stage starts at the best of the earlier stages")
         for s in self.stages or ():
             sampler = s.sampler or self.sampler
