@@ -67,11 +67,15 @@ def parse_variants(data: dict[str, Any], *, source: str, base_dir, validate, err
         if key in data:
             raise error(f"{source}: [{key}] a job with [[models]] gives each model its own name and params; "
                         f"remove the top-level [{key}] (or [[models]])")
-    if len(entries) > 1 and not (data.get("search") or {}).get("holdout_ms"):
+    search = data.get("search")
+    if len(entries) > 1 and not (search.get("holdout_ms") if isinstance(search, dict) else None):
         raise error(f"{source}: [search.holdout_ms] a job with several [[models]] chooses among them on the "
                     "held-out end of the training sweeps; set holdout_ms (e.g. 8000) in [search]")
     name = data.get("name", "job")
-    output = data.get("output") or str(Path("results") / str(name))
+    output = data.get("output")
+    if output is not None and not isinstance(output, str):
+        raise error(f"{source}: [output] expected a folder path or URI (a string), got {output!r}")
+    output = output or str(Path("results") / str(name))
     variants, labels = [], []
     for i, entry in enumerate(entries):
         entry = dict(entry)

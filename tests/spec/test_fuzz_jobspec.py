@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikefit.errors import SpikefitError
+from spikefit.spec.choice import ModelChoiceJob
 from spikefit.spec.jobspec import JobSpec, JobSpecError, load_job, parse_job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +103,9 @@ def check_parse(spec: dict) -> JobSpec | None:
     except JobSpecError as err:
         assert str(err).startswith(SOURCE), str(err)
         return None
-    assert isinstance(job, JobSpec)
+    assert isinstance(job, (JobSpec, ModelChoiceJob))
+    for variant in getattr(job, "variants", ()):  # a model-choice job: one complete JobSpec per model
+        assert isinstance(variant, JobSpec)
     return job
 
 
@@ -129,7 +132,8 @@ def test_mutated_specs_parse_or_fail_naming_the_file(section):
     def run(spec):
         job = check_parse(spec)
         if job is not None:
-            check_preflight(job)
+            for one in getattr(job, "variants", [job]):
+                check_preflight(one)
 
     run()
 
