@@ -123,7 +123,8 @@ def _golden(sse, taus: np.ndarray) -> float:
 
 
 def _settled(current: np.ndarray, use: np.ndarray, dt: float, tau: float, *, n_tau: float = 5.0,
-             tail: float = 0.2, min_samples: int = 200, min_spread_pA: float = 5.0) -> np.ndarray | None:
+             tail: float = 0.2, min_samples: int = 200, min_spread_pA: float = 5.0,
+             max_segments: int = 1000) -> np.ndarray | None:
     """bool [S, T]: the steady state of a piecewise-constant current: the used samples in the
     last ``tail`` of each constant segment (as eFEL's steady_state_voltage_stimend: the end of
     the step, after slow currents such as the sag have settled), and at least ``n_tau`` time
@@ -132,6 +133,8 @@ def _settled(current: np.ndarray, use: np.ndarray, dt: float, tau: float, *, n_t
     n_s, n_t = current.shape
     change = np.ones(current.shape, bool)
     change[:, 1:] = np.abs(np.diff(current, axis=-1)) > 1e-3
+    if change.sum(axis=1).max() > max_segments:  # a noise (or recorded) current: not piecewise constant
+        return None
     settled = np.zeros(current.shape, bool)
     for s in range(n_s):
         starts = np.flatnonzero(change[s])
