@@ -14,7 +14,7 @@ $(BIN)/.spikefit-installed: pyproject.toml
 
 demo: $(BIN)/.spikefit-installed
 	$(BIN)/spikefit demo
-	$(BIN)/spikefit run jobs/quickstart.toml
+	$(BIN)/spikefit run jobs/quickstart.toml --overwrite   # the demo's own folder: a rerun after an upgrade replaces it
 
 test: $(BIN)/.spikefit-installed
 	$(BIN)/python -m pytest -q
