@@ -58,7 +58,7 @@ def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> 
         if len(report) > 4:  # many step stimuli (BBP IDrest): one row, means over the steps
             report = [{"stimulus": f"mean of {len(report)}",
                        **{k: float(np.nanmean([r[k] for r in report]))
-                          for k in ("gamma", "gamma_int", "n_model", "n_data", "count_error")}}]
+                          for k in ("gamma", "gamma_int", "n_model", "n_data", "count_error", "ratio_fine")}}]
             report[0]["ratio"] = report[0]["gamma"] / report[0]["gamma_int"]
         for r in report:
             rows.append({"case": name, "model": best["model"], "cell": best["cell"], **r, "wall_s": wall,
@@ -68,12 +68,12 @@ def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> 
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'case':<20} {'model':<9} {'cell':<16} {'stim':<10} {'Gamma':>6} {'G_int':>6} {'G/G_int':>7} " \
+    head = f"{'case':<20} {'model':<9} {'cell':<16} {'stim':<10} {'Gamma':>6} {'G_int':>6} {'G/G_int':>7} {'at dt/4':>7} " \
            f"{'n_mod/n_dat':>11} {'cnt err':>7} {'wall s':>7} {'trials':>7}"
     out = [head, "-" * len(head)]
     for r in rows:
         out.append(f"{r['case']:<20} {r['model']:<9} {str(r['cell'])[:16]:<16} {str(r['stimulus'])[:10]:<10} "
-                   f"{r['gamma']:6.3f} {r['gamma_int']:6.3f} {r['ratio']:7.3f} "
+                   f"{r['gamma']:6.3f} {r['gamma_int']:6.3f} {r['ratio']:7.3f} {r.get('ratio_fine', float('nan')):7.3f} "
                    f"{r['n_model']:5.0f}/{r['n_data']:<5.0f} {r['count_error']:7.3f} {r['wall_s']:7.0f} {r['trials']:7d}")
     return "\n".join(out)
 

@@ -142,7 +142,7 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     directions = ("minimize",) * (len(labels) if probe.objective.mode == "multi" else 1)
     check_sampler_options(plan(spec.search, spec.seed), space, len(directions), batch_size=spec.search.batch_size,
                           source=getattr(spec, "source", spec.name))  # pre-flight: before anything is written
-    check_passive(spec, plan(spec.search, spec.seed), cells)
+    passive = check_passive(spec, plan(spec.search, spec.seed), cells)  # fitted once, here
     output = spec.output_dir()
     if overwrite and spec.search.storage:
         raise ValueError(f"{spec.name}: --overwrite clears the results folder and its study journal, but "
@@ -156,13 +156,13 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     lock.acquire()  # the folder is this run's (or a dead driver's, resumed) before anything is written
     try:
         return _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, store, progress, shutdown,
-                    overwrite, t_start)
+                    overwrite, t_start, passive)
     finally:
         lock.release()
 
 
 def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, store, progress, shutdown,
-         overwrite, t_start) -> RunSummary:
+         overwrite, t_start, passive) -> RunSummary:
     stages = plan(spec.search, spec.seed)
     output = spec.output_dir()
     if overwrite:
@@ -193,7 +193,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
             spaces = {c: space for c in cells}  # each cell's bounds (a passive stage narrows them)
             for stage in stages:
                 if stage.passive:
-                    spaces = passive_stage(spec, stage, cells, space, store)
+                    spaces = passive_stage(stage, passive, space, store)
                     continue
                 runs = _stage_runs(spec, stage, cells, candidates, spaces, directions, len(stages) == 1, output)
                 studies.update({(c, stage.name, s): r.study for (c, s), r in runs.items()})

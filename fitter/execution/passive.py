@@ -26,24 +26,26 @@ def passive_fits(spec, cells: dict) -> dict[str, PassiveFit]:
     return out
 
 
-def check_passive(spec, stages, cells: dict) -> None:
-    """Pre-flight: a passive stage needs a free R, tau or V_rest and enough sub-threshold data."""
+def check_passive(spec, stages, cells: dict) -> dict[str, PassiveFit]:
+    """Pre-flight: a passive stage needs a free R, tau or V_rest and enough sub-threshold data;
+    returns the fits (cell -> :class:`PassiveFit`) for :func:`passive_stage`, {} without one."""
     stage = _stage(stages)
     if stage is None:
-        return
+        return {}
     free = [n for n in PASSIVE_PARAMS if n in spec.params]
     if not free:
         raise SpikefitError(f"{getattr(spec, 'source', spec.name)}: [search.stages] passive stage {stage.name!r}: "
                             f"none of {', '.join(PASSIVE_PARAMS)} is a free parameter of the job ([params] has "
                             f"{', '.join(spec.params)}); free one of them or remove the stage")
-    passive_fits(spec, cells)
+    return passive_fits(spec, cells)
 
 
-def passive_stage(spec, stage, cells: dict, space: SearchSpace, store) -> dict[str, SearchSpace]:
-    """Fit every cell's passive membrane, record it in the manifest (``passive``: estimates in
-    MOhm, ms, mV and the narrowed bounds) and return cell -> bounds for the later stages."""
+def passive_stage(stage, fits: dict[str, PassiveFit], space: SearchSpace, store) -> dict[str, SearchSpace]:
+    """Record every cell's passive fit (from :func:`check_passive`) in the manifest
+    (``passive``: estimates in MOhm, ms, mV and the narrowed bounds) and return cell -> bounds
+    for the later stages."""
     spaces, record = {}, {}
-    for cell, fit in passive_fits(spec, cells).items():
+    for cell, fit in fits.items():
         own = narrow(space, fit, tolerance=stage.tolerance, v_tolerance_mV=stage.v_tolerance_mV)
         spaces[cell] = own
         record[cell] = {"R_MOhm": fit.R * 1e3, "tau_ms": fit.tau, "V_rest_mV": fit.V_rest, "rmse_mV": fit.rmse_mV,

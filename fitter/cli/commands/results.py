@@ -77,41 +77,16 @@ def print_summary(root: str) -> None:
 
 
 def step_scores(root: str, cell: str) -> dict | None:
-    """The validation step-protocol measures of ``cell`` (None when its sweeps are not steps):
-    mean relative spike-count error, mean f-I error (Hz) and mean baseline error (mV)."""
-    import numpy as np
-
-    from spikefit.results.report.steps import sweep_summary
+    """The validation step-protocol measures of ``cell`` in the folder ``root``
+    (:func:`spikefit.results.report.steps.step_scores`), None when its sweeps are not steps."""
+    from spikefit.results.report.steps import step_scores as scores_of
     from spikefit.results.store import ResultStore
 
     try:
         traces = ResultStore(root).read_traces()
     except FileNotFoundError:  # a run that stopped before its final phase
         return None
-    traces = traces[traces["cell"] == cell]
-    if traces.empty or "I" not in traces:
-        return None
-    from spikefit.data.steps import describe_step
-
-    recorded = traces[(traces["set"] == "validation") & (traces["kind"] == "recorded")]
-    if recorded.empty or not all(i is not None and describe_step(np.asarray(i, np.float64), float(dt)).is_step
-                                 for i, dt in zip(recorded["I"], recorded["dt_ms"])):
-        return None  # not a step protocol: the Gamma report applies
-    every = sweep_summary(traces)
-    every = every[every["window_from"] == "current"]
-    rows = every[every["set"] == "validation"]
-    if rows.empty:
-        return None
-    count = np.abs(rows["n_model"] - rows["n_data"]) / np.maximum(rows["n_data"], 1)
-    # the recording's own repeatability: its training series as a prediction of the validation one
-    train = every[every["set"] == "train"].groupby("stimulus")["n_data"].mean()
-    both = rows[rows["stimulus"].isin(train.index)]
-    floor = (np.abs(train[both["stimulus"]].to_numpy() - both["n_data"].to_numpy())
-             / np.maximum(both["n_data"].to_numpy(), 1))
-    return {"n_steps": len(rows), "count_error": float(count.mean()), "rows": rows,
-            "repeat_count_error": float(floor.mean()) if floor.size else float("nan"),
-            "fi_error_Hz": float(np.mean(np.abs(rows["rate_model_Hz"] - rows["rate_data_Hz"]))),
-            "baseline_error_mV": float(np.nanmean(np.abs(rows["baseline_model_mV"] - rows["baseline_data_mV"])))}
+    return scores_of(traces, cell)
 
 
 def _print_steps(console, root: str, cell: str) -> bool:

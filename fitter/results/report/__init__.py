@@ -9,9 +9,9 @@ from spikefit._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     '.load': ('load_results',),
-    '.steps': ('step_window', 'sweep_summary', 'SUMMARY_COLUMNS'),
+    '.steps': ('step_window', 'sweep_summary', 'step_scores', 'input_resistance', 'SUMMARY_COLUMNS'),
     '.figures': ('plot_convergence', 'plot_parameter_spread', 'plot_fit'),
-    '.step_figures': ('plot_fi', 'plot_passive', 'plot_scores', 'amplitude_axis', 'input_resistance'),
+    '.step_figures': ('plot_fi', 'plot_passive', 'plot_scores', 'amplitude_axis'),
     '.sweep_figures': ('plot_voltages', 'plot_rasters', 'sweep_label', 'envelope'),
     '.page': ('cell_page', 'index_page', 'SWEEP_TABLE'),
     '.write': ('write_report', 'parameter_bounds'),

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from spikefit.results.report._style import DATA, MODEL, marker, pyplot
+from spikefit.results.report.steps import input_resistance
 
-__all__ = ["plot_fi", "plot_passive", "plot_scores", "amplitude_axis", "input_resistance"]
+__all__ = ["plot_fi", "plot_passive", "plot_scores", "amplitude_axis"]
 
 _SOURCES = (("data", DATA), ("model", MODEL))
 
@@ -68,17 +69,6 @@ def plot_fi(summary: pd.DataFrame):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-def input_resistance(amplitude_pA, baseline_mV: float, steady_mV) -> float:
-    """Slope (MOhm) of the least-squares line through (0 pA, baseline) and the sub-threshold
-    steady states; NaN without a sub-threshold step."""
-    amp, v = np.asarray(amplitude_pA, np.float64), np.asarray(steady_mV, np.float64)
-    ok = np.isfinite(amp) & np.isfinite(v) & (amp != 0)
-    if not ok.any() or not np.isfinite(baseline_mV):
-        return float("nan")
-    xs, ys = np.r_[0.0, amp[ok]], np.r_[baseline_mV, v[ok]]
-    return float(np.polyfit(xs, ys, 1)[0] * 1000.0)  # mV/pA = GOhm
 
 
 def plot_passive(summary: pd.DataFrame):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["step_window", "sweep_summary", "SUMMARY_COLUMNS"]
+__all__ = ["step_window", "sweep_summary", "step_scores", "input_resistance", "SUMMARY_COLUMNS"]
 
 _BLOCK_MS = 10.0
 _MAX_BLOCKS = 600  # the coarse search is quadratic in the number of blocks
@@ -169,3 +169,54 @@ def _join_validation(out: pd.DataFrame, validation: pd.DataFrame | None) -> pd.D
         return out.assign(**{c: np.nan for c in cols})
     val = validation[["cell", "stimulus", *cols]].assign(set="validation")
     return out.merge(val, on=["cell", "set", "stimulus"], how="left")
+
+
+def input_resistance(amplitude_pA, baseline_mV: float, steady_mV) -> float:
+    """Slope (MOhm) of the least-squares line through (0 pA, baseline) and the sub-threshold
+    steady states; NaN without a sub-threshold step."""
+    amp, v = np.asarray(amplitude_pA, np.float64), np.asarray(steady_mV, np.float64)
+    ok = np.isfinite(amp) & np.isfinite(v) & (amp != 0)
+    if not ok.any() or not np.isfinite(baseline_mV):
+        return float("nan")
+    xs, ys = np.r_[0.0, amp[ok]], np.r_[baseline_mV, v[ok]]
+    return float(np.polyfit(xs, ys, 1)[0] * 1000.0)  # mV/pA = GOhm
+
+
+def step_scores(traces: pd.DataFrame, cell: str) -> dict | None:
+    """The step-protocol measures of one fitted ``cell`` from its ``traces`` table, or None when
+    its validation sweeps are not steps (:func:`spikefit.data.steps.describe_step`):
+
+    ``count_error``: mean |n_model - n_data| / max(n_data, 1) over the validation steps (spikes in
+    the step window); ``repeat_count_error``: the same error of the recording's training series
+    as a prediction of its validation series (the cell's own repeat-to-repeat change);
+    ``fi_error_Hz``: mean |rate_model - rate_data|; ``baseline_error_mV``: mean |baseline_model -
+    baseline_data|; ``R_in_MOhm``: the recorded input resistance from the training IV steps
+    (stimuli ``IV:*``; NaN without them); ``rows``: the validation rows of :func:`sweep_summary`.
+    """
+    from spikefit.data.steps import describe_step
+
+    traces = traces[traces["cell"] == cell]
+    if traces.empty or "I" not in traces:
+        return None
+    recorded = traces[(traces["set"] == "validation") & (traces["kind"] == "recorded")]
+    if recorded.empty or not all(i is not None and describe_step(np.asarray(i, np.float64), float(dt)).is_step
+                                 for i, dt in zip(recorded["I"], recorded["dt_ms"])):
+        return None  # not a step protocol: the Gamma report applies
+    every = sweep_summary(traces)
+    every = every[every["window_from"] == "current"]
+    rows = every[every["set"] == "validation"]
+    if rows.empty:
+        return None
+    count = np.abs(rows["n_model"] - rows["n_data"]) / np.maximum(rows["n_data"], 1)
+    train = every[every["set"] == "train"]
+    by_stim = train.groupby("stimulus")["n_data"].mean()
+    both = rows[rows["stimulus"].isin(by_stim.index)]
+    floor = np.abs(by_stim[both["stimulus"]].to_numpy() - both["n_data"].to_numpy()) / np.maximum(both["n_data"].to_numpy(), 1)
+    iv = train[train["stimulus"].astype(str).str.startswith("IV") & train["subthreshold"]]
+    r_in = input_resistance(iv["amplitude_pA"], float(iv["baseline_data_mV"].mean()), iv["steady_data_mV"]) \
+        if len(iv) else float("nan")
+    return {"n_steps": len(rows), "rows": rows, "count_error": float(count.mean()),
+            "repeat_count_error": float(floor.mean()) if floor.size else float("nan"),
+            "fi_error_Hz": float(np.mean(np.abs(rows["rate_model_Hz"] - rows["rate_data_Hz"]))),
+            "baseline_error_mV": float(np.nanmean(np.abs(rows["baseline_model_mV"] - rows["baseline_data_mV"]))),
+            "R_in_MOhm": r_in}
