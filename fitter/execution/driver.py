@@ -30,7 +30,7 @@ from spikefit.execution.writer import Writer
 from spikefit.errors import OutputError, SpikefitError
 from spikefit.results.lock import FolderLock
 from spikefit.results.store import ResultStore
-from spikefit.search.sampler_factory import check_sampler_options
+from spikefit.search.sampler_factory import check_sampler_options, from_unit_array
 from spikefit.search.space import FreeParameter, SearchSpace
 from spikefit.search.stages import Choice, plan, sampler_options, study_name
 from spikefit.search.study import Study
@@ -190,12 +190,13 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         batch_no = 0
         with Progress(total=spec.search.total_trials() * len(cells), enabled=progress, description=spec.name,
                       cells={c: spec.search.total_trials() for c in cells}) as bar:
-            spaces = {c: space for c in cells}  # each cell's bounds (a passive stage narrows them)
+            # every study opened before the first trial is written: opening one later would make
+            # Optuna replay the journal (every trial of the earlier stages) in the middle of the run
+            stage_runs = _open_studies(spec, stages, cells, passive, space, store, directions, output)
             for stage in stages:
                 if stage.passive:
-                    spaces = passive_stage(stage, passive, space, store)
                     continue
-                runs = _stage_runs(spec, stage, cells, candidates, spaces, directions, len(stages) == 1, output)
+                runs = _start_stage(spec, stages, stage, stage_runs[stage.name], candidates, directions, output)
                 studies.update({(c, stage.name, s): r.study for (c, s), r in runs.items()})
                 batch_no = drive(spec, runs, pool, store, space, clock, bar, writer, batch_no=batch_no)
                 t0 = time.perf_counter()
@@ -255,22 +256,52 @@ def _counts(store) -> dict[str, int]:
         return {"COMPLETE": 0, "FAIL": 0}
 
 
-def _stage_runs(spec, stage, cells, candidates, spaces, directions, single: bool, output: str) -> dict:
-    runs = {}
-    journal_dir = output if "://" not in output else ".spikefit"
-    for cell in cells:
-        start = None
-        if stage.local and candidates[cell]:
-            start = min(candidates[cell], key=lambda c: c.train_loss).params
-        elif stage.local:
-            continue  # no earlier stage finished for this cell: nothing to refine
-        for seed in stage.seeds:
-            study = Study.create(study_name(spec.name, cell, stage, seed, single), spaces[cell], directions=directions,
-                                 sampler=stage.sampler, sampler_options=sampler_options(
-                                     stage, spec.search.batch_size, start),
-                                 seed=seed, storage=spec.search.storage, output_dir=journal_dir)
-            runs[(cell, seed)] = Run(cell, stage.name, seed, study, stage.trials)
-    return runs
+def _open_studies(spec, stages, cells, passive, space, store, directions, output) -> dict[str, dict]:
+    """Stage name -> ``{(cell, seed): Run}`` for every study of the plan, opened now (a Run's
+    ``study`` is None where it can only be opened at the stage's start: a local stage of a
+    per-trial sampler, whose start point is baked into the sampler). A passive stage narrows
+    the bounds of the stages after it (recorded in the manifest); a local ``cmaes_batch`` stage
+    starts at the centre of those bounds until :func:`_start_stage` moves it."""
+    spaces = {c: space for c in cells}
+    out = {}
+    for stage in stages:
+        if stage.passive:
+            spaces = passive_stage(stage, passive, space, store)
+            continue
+        later = stage.local and stage.sampler != "cmaes_batch"
+        out[stage.name] = {(cell, seed): Run(cell, stage.name, seed, None if later else _open_study(
+            spec, stages, stage, cell, seed, spaces[cell], _centre(spaces[cell]) if stage.local else None,
+            directions, output), stage.trials, spaces[cell]) for cell in cells for seed in stage.seeds}
+    return out
+
+
+def _open_study(spec, stages, stage, cell, seed, space, start, directions, output) -> Study:
+    return Study.create(study_name(spec.name, cell, stage, seed, len(stages) == 1), space, directions=directions,
+                        sampler=stage.sampler, sampler_options=sampler_options(stage, spec.search.batch_size, start),
+                        seed=seed, storage=spec.search.storage,
+                        output_dir=output if "://" not in output else ".spikefit")
+
+
+def _centre(space) -> dict[str, float]:
+    return dict(zip(space.names, from_unit_array(space, np.full(len(space.names), 0.5))[0].tolist()))
+
+
+def _start_stage(spec, stages, stage, runs: dict, candidates: dict, directions, output) -> dict:
+    """The runs of a stage, ready to drive: a local stage starts each cell's studies at the best
+    candidate of the earlier stages, and skips a cell that has none (nothing to refine)."""
+    if not stage.local:
+        return runs
+    out = {}
+    for (cell, seed), run in runs.items():
+        if not candidates[cell]:
+            continue
+        start = min(candidates[cell], key=lambda c: c.train_loss).params
+        if run.study is None:
+            run.study = _open_study(spec, stages, stage, cell, seed, run.space, start, directions, output)
+        else:
+            run.study.start_at(start, stage.sigma0)
+        out[(cell, seed)] = run
+    return out
 
 
 def _all_units(spec) -> dict:

@@ -43,6 +43,7 @@ class Run:
     seed: int
     study: object  # spikefit.search.study.Study
     budget: int
+    space: object = None  # the cell's bounds (spikefit.search.space.SearchSpace), for a study opened later
 
 
 def resume(runs: dict, store) -> dict:

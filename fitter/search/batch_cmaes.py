@@ -15,6 +15,8 @@ beat clip-and-resample on these fits. Failed candidates get the generation's wor
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["BatchCMA"]
@@ -45,40 +47,50 @@ class BatchCMA:
 
     def ask(self, n: int) -> list[np.ndarray]:
         """Up to ``n`` unit-cube points of the current generation (fewer when it runs out)."""
-        k = max(min(n, self.popsize - self._n_asked), 0)
-        self._n_asked += k
-        return [_mirror(self._cma.ask()) for _ in range(k)]
+        return list(self.ask_array(n))
 
     def ask_array(self, n: int) -> np.ndarray:
-        """:meth:`ask` as one array [k, n_params]."""
-        got = self.ask(n)
-        return np.array(got).reshape(len(got), -1) if got else np.zeros((0, self._cma.dim))
+        """Up to ``n`` points of the current generation as one array ``[k, n_params]``.
+
+        The same points as ``k`` calls of ``cmaes.CMA.ask`` (unbounded, so no resampling): one
+        ``randn(k, n)`` draw is the ``k`` consecutive ``randn(n)`` draws of the same stream,
+        mapped through the distribution's ``B D`` at once (equal to rounding)."""
+        k = max(min(n, self.popsize - self._n_asked), 0)
+        self._n_asked += k
+        cma = self._cma
+        if not k:
+            return np.zeros((0, cma.dim))
+        B, D = cma._eigen_decomposition()
+        z = cma._rng.randn(k, cma.dim)  # ~ N(0, I), row i = the i-th ask's draw
+        return _mirror(cma._mean + cma._sigma * (z @ (B * D).T))  # B diag(D) z_i per row
 
     def register_many(self, numbers, z: np.ndarray) -> None:
-        for number, zi in zip(np.asarray(numbers).tolist(), np.asarray(z, float)):
-            self._pending[number] = zi
+        self._pending.update(zip(np.asarray(numbers).tolist(), np.asarray(z, float)))
 
     def tell_many(self, numbers, values) -> None:
-        """:meth:`tell` for a batch (``nan`` = failed)."""
+        """:meth:`tell` for a batch (``nan`` = failed), one generation update when it completes."""
+        pop = self._pending.pop
         for number, v in zip(np.asarray(numbers).tolist(), np.asarray(values, float).tolist()):
-            self.tell(number, None if v != v else v)
+            z = pop(number, None)
+            if z is not None:  # else a trial from before a resume: not part of this generation
+                self._told.append((z, v if math.isfinite(v) else None))
+                if len(self._told) == self.popsize:
+                    self._update()
 
     def register(self, number: int, z: np.ndarray) -> None:
         self._pending[number] = np.asarray(z, float)
 
     def tell(self, number: int, value: float | None) -> None:
         """Record a trial's value (``None`` = failed); updates once the generation is complete."""
-        z = self._pending.pop(number, None)
-        if z is None:
-            return  # a trial from before a resume: not part of this generation
-        self._told.append((z, None if value is None or not np.isfinite(value) else float(value)))
-        if len(self._told) == self.popsize:
-            finite = [v for _, v in self._told if v is not None]
-            worst = (max(finite) + 1.0) if finite else 1.0
-            self._cma.tell([(z, worst if v is None else v) for z, v in self._told])
-            self._told = []
-            self._n_asked = len(self._pending)  # members asked early for the next generation: none
-            self.generation += 1
+        self.tell_many([number], [np.nan if value is None else value])
+
+    def _update(self) -> None:
+        finite = [v for _, v in self._told if v is not None]
+        worst = (max(finite) + 1.0) if finite else 1.0
+        self._cma.tell([(z, worst if v is None else v) for z, v in self._told])
+        self._told = []
+        self._n_asked = len(self._pending)  # members asked early for the next generation: none
+        self.generation += 1
 
 
 def _mirror(z: np.ndarray) -> np.ndarray:

@@ -74,7 +74,12 @@ class _FlushedJournalBackend(JournalFileBackend):
             raise _corrupt(Path(self._file_path), err) from None
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        self.append_text("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n")
+
+    def append_text(self, text: str) -> None:
+        """Append whole records (JSON lines, each ending in a line end) in one write."""
+        if not text:
+            return
         size = None
         try:
             with get_lock_file(self._lock):

@@ -14,6 +14,12 @@ One driver per study: ``pending()`` cannot tell a dead driver's trials from a li
 
 On resume with a fixed ``seed`` the sampler is seeded from ``(seed, number of trials so far)``
 so a resumed run does not replay the first run's candidates.
+
+Reading a journal-file study makes Optuna replay the whole journal (every study's records,
+~0.1 ms each). A ``cmaes_batch`` study told through :meth:`Study.tell_array` therefore keeps
+its own counts and best trial (what it stored when opened plus what it was told since), so the
+driver never reads the journal during a run; :meth:`Study.trials_frame` and the per-trial
+paths still read Optuna.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from optuna.trial import TrialState
 
 from spikefit.search.samplers import SAMPLERS
 from spikefit.search._tell import check_directions, parse_result, values_tuple
-from spikefit.search.records import TrialLog, frozen_trials
+from spikefit.search.records import TrialLog, told_batch
 from spikefit.search.sampler_factory import from_unit, from_unit_array, make_batch_cma, make_sampler
 from spikefit.search.space import SearchSpace
 from spikefit.search.storage import count_existing_trials, journal_of, make_storage
@@ -87,9 +93,16 @@ class Study:
         }
         self._log = None  # cmaes_batch: told trials waiting to be recorded (see records)
         self._numbers = 0  # cmaes_batch: the next trial number to hand out
+        self._seed: int | None = None  # cmaes_batch: the (resume-derived) seed, for start_at
+        self._options: dict[str, Any] = {}
+        # cmaes_batch told through tell_array: counts and best kept here (no journal replay);
+        # None after a per-trial call (ask_batch / tell_batch), which reads Optuna again
+        self._own: _OwnRecord | None = None
         if batch_cma is not None:
-            self._numbers = len(study.get_trials(deepcopy=False))
-            self._log = TrialLog(study, self._numbers, self._distributions, journal_of(storage, self._study_id))
+            trials = study.get_trials(deepcopy=False)
+            self._numbers = len(trials)
+            self._log = TrialLog(study, self._numbers, space.names, self._distributions, journal_of(storage, self._study_id))
+            self._own = _OwnRecord.from_trials(trials, len(study.directions))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -156,7 +169,18 @@ class Study:
                 f"study {name!r} exists with search space {stored_space}, got {wanted}; resume "
                 "with the same space or choose another study name"
             )
-        return cls(study, backend, space, sampler, batch_cma)
+        out = cls(study, backend, space, sampler, batch_cma)
+        out._seed, out._options = seed, dict(sampler_options or {})
+        return out
+
+    def start_at(self, x0: Mapping[str, float], sigma0: float) -> None:
+        """Restart a ``cmaes_batch`` search at ``x0`` with step ``sigma0`` (a local stage whose
+        study was opened before its start point was known); nothing asked may be in flight."""
+        if self._bcma is None:
+            raise ValueError(f"study {self.name!r}: start_at needs the 'cmaes_batch' sampler, not {self.sampler_name!r}")
+        opts = {**self._options, "x0": dict(x0), "sigma0": float(sigma0)}
+        self._bcma = make_batch_cma(self.space, opts, self._seed, len(self._study.directions))
+        self._options = opts
 
     # ------------------------------------------------------------------ ask / tell
     @property
@@ -172,6 +196,7 @@ class Study:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"ask_batch: n must be a positive int, got {n!r}")
         if self._bcma is not None:
+            self._own = None  # per-trial Optuna path: counts are Optuna's again
             return self._ask_batch_cma(n)
         out = []
         for _ in range(n):
@@ -219,7 +244,11 @@ class Study:
         bad = ~np.isfinite(values.reshape(len(numbers), -1)).all(axis=1) & ~failed
         for i in np.flatnonzero(bad):
             reasons[i] = f"non-finite objective value(s) {np.ravel(values[i]).tolist()}"
-        return numbers, np.asarray(x, float), values, failed | bad, reasons
+        x = np.asarray(x, float)
+        if self._own is not None:
+            self._own.add(numbers, np.clip(x, self.space.low, self.space.high), values, failed | bad,
+                          self.space.names)  # clipped as the study stores them
+        return numbers, x, values, failed | bad, reasons
 
     def record(self, told: tuple | None) -> int:
         """Add a batch returned by :meth:`tell_array` to the Optuna study (trials in number
@@ -227,8 +256,7 @@ class Study:
         if told is None or self._log is None:
             return 0
         numbers, x, values, failed, reasons = told
-        self._log.add(frozen_trials(self.space.names, self._distributions, numbers, x, values, failed, reasons),
-                      numbers)
+        self._log.add(told_batch(self.space.names, self._distributions, numbers, x, values, failed, reasons))
         return self._log.write()
 
     def restore(self, numbers, x, values, failed, reasons) -> int:
@@ -243,11 +271,15 @@ class Study:
         order = np.argsort(numbers[keep])
         sel = lambda a: np.asarray(a)[keep][order]  # noqa: E731
         nums = sel(numbers)
-        self._log.add(frozen_trials(self.space.names, self._distributions, nums, sel(x), sel(values),
-                                    sel(failed), list(sel(np.asarray(reasons, dtype=object)))), nums)
+        self._log.add(told_batch(self.space.names, self._distributions, nums, sel(x), sel(values), sel(failed),
+                                 list(sel(np.asarray(reasons, dtype=object)))))
         added = self._log.write()
-        self._numbers = len(self._study.get_trials(deepcopy=False))
-        self._log = TrialLog(self._study, self._numbers, self._distributions, journal_of(self._storage, self._study_id))
+        trials = self._study.get_trials(deepcopy=False)
+        self._numbers = len(trials)
+        self._log = TrialLog(self._study, self._numbers, self.space.names, self._distributions,
+                             journal_of(self._storage, self._study_id))
+        if self._own is not None:
+            self._own = _OwnRecord.from_trials(trials, len(self._study.directions))
         return added
 
     @property
@@ -273,6 +305,8 @@ class Study:
         FAIL with a reason. Telling an unknown or already finished trial is a ``ValueError``.
         """
         parsed = [parse_result(r, TrialResult) for r in results]
+        if parsed:
+            self._own = None  # told through Optuna: counts are Optuna's again
         numbers = [r.number for r in parsed]
         twice = sorted({n for n in numbers if numbers.count(n) > 1})
         if twice:
@@ -315,6 +349,8 @@ class Study:
     # ------------------------------------------------------------------ resume
     def pending(self) -> list[Candidate]:
         """Trials asked but never told (RUNNING), e.g. left by a driver that died."""
+        if self._own is not None and not self._own.running:
+            return []  # cmaes_batch asks outside Optuna: no RUNNING trial unless opened with some
         trials = self._study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         return [Candidate(t.number, {k: float(v) for k, v in t.params.items()}) for t in trials]
 
@@ -337,14 +373,21 @@ class Study:
     # ------------------------------------------------------------------ results
     @property
     def n_trials(self) -> int:
+        """Trials the study holds, and (``cmaes_batch``) those told and not yet recorded."""
+        if self._own is not None:
+            return self._own.complete + self._own.failed + self._own.running
         return len(self._study.get_trials(deepcopy=False))
 
     @property
     def n_complete(self) -> int:
+        if self._own is not None:
+            return self._own.complete
         return len(self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     @property
     def n_failed(self) -> int:
+        if self._own is not None:
+            return self._own.failed
         return len(self._study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
 
     def best(self) -> Best | list[Best]:
@@ -353,6 +396,9 @@ class Study:
             return self.pareto_front()
         if self.n_complete == 0:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        if self._own is not None and self._own.best is not None:
+            number, params, values = self._own.best
+            return Best(number, dict(params), values)
         done = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         sign = 1.0 if self._study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
         t = min(done, key=lambda tr: (sign * tr.value, tr.number))  # ties: the first trial
@@ -388,6 +434,42 @@ class Study:
 
 
 # ---------------------------------------------------------------------- helpers
+class _OwnRecord:
+    """Counts and best trial of a ``cmaes_batch`` study (minimised first objective; ties: the
+    lower number), from the trials stored when it was opened and the batches told since."""
+
+    __slots__ = ("complete", "failed", "running", "best")
+
+    def __init__(self, complete=0, failed=0, running=0, best=None):
+        self.complete, self.failed, self.running, self.best = complete, failed, running, best
+
+    @classmethod
+    def from_trials(cls, trials, n_directions: int) -> "_OwnRecord":
+        own = cls()
+        for t in trials:
+            if t.state == TrialState.COMPLETE:
+                own.complete += 1
+                key = (t.values[0], t.number)
+                if n_directions == 1 and (own.best is None or key < (own.best[2][0], own.best[0])):
+                    own.best = (t.number, dict(t.params), tuple(t.values))
+            elif t.state == TrialState.FAIL:
+                own.failed += 1
+            elif t.state == TrialState.RUNNING:
+                own.running += 1
+        return own
+
+    def add(self, numbers, x, values, failed, names) -> None:
+        ok = ~np.asarray(failed, bool)
+        self.complete += int(ok.sum())
+        self.failed += int((~ok).sum())
+        if not ok.any() or (values.ndim == 2 and values.shape[1] > 1):
+            return
+        first = values if values.ndim == 1 else values[:, 0]
+        i = int(np.flatnonzero(ok)[np.argmin(first[ok])])  # argmin: the first of equal values
+        if self.best is None or (first[i], int(numbers[i])) < (self.best[2][0], self.best[0]):
+            self.best = (int(numbers[i]), dict(zip(names, x[i].tolist())), (float(first[i]),))
+
+
 def _space_to_json(space: SearchSpace) -> list[dict[str, Any]]:
     return json.loads(json.dumps([
         {"name": p.name, "low": p.low, "high": p.high, "unit": p.unit, "log": p.log}

@@ -262,3 +262,55 @@ def test_cmaes_batch_options_are_checked():
                       sampler_options={"popsize": 64, "sigma0": 0.01, "x0": {"tau": 10.0, "V_T": -50.0}})
     tau = [c.params["tau"] for c in st.ask_batch(64)]
     assert 8.0 < min(tau) and max(tau) < 12.5  # sampled around x0 with a small step
+
+
+def _array_batches(study: Study, n_batches: int, size: int, *, fail_every: int = 5):
+    """ask_array / tell_array / record as the driver does; every ``fail_every``-th trial FAILs."""
+    import numpy as np
+
+    for _ in range(n_batches):
+        numbers, x = study.ask_array(size)
+        vals = np.array([loss(dict(zip(study.space.names, row))) for row in x])
+        failed = numbers % fail_every == 0
+        study.record(study.tell_array(numbers, x, vals, failed, ["diverged" if f else None for f in failed]))
+
+
+def test_cmaes_batch_counts_and_best_are_optunas_without_reading_the_journal(tmp_path):
+    """The driver reads a cmaes_batch study's counts and best trial from what it was told (no
+    journal replay mid-run); they are what Optuna itself reads from the journal, and a reopened
+    study (resume) starts from the stored ones."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    st = Study.create("b", SPACE, sampler="cmaes_batch", seed=1, output_dir=tmp_path,
+                      sampler_options={"popsize": 32})
+    _array_batches(st, 6, 32)
+    theirs = optuna.load_study(study_name="b", storage=JournalStorage(JournalFileBackend(str(tmp_path / "study.journal"))))
+    complete = theirs.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert (st.n_complete, st.n_failed, st.n_trials) == (len(complete), 192 - len(complete), 192)
+    assert st.n_failed == len(range(0, 192, 5))
+    best = st.best()
+    assert (best.number, best.values[0], best.params) == (theirs.best_trial.number, theirs.best_value,
+                                                          theirs.best_trial.params)
+    again = Study.create("b", SPACE, sampler="cmaes_batch", seed=1, output_dir=tmp_path,
+                         sampler_options={"popsize": 32})
+    assert (again.n_complete, again.n_failed, again.best().number) == (st.n_complete, st.n_failed, best.number)
+    _array_batches(again, 1, 32)
+    assert again.n_trials == 224 and again.best().values[0] <= best.values[0]
+
+
+def test_cmaes_batch_start_at_moves_the_search_with_the_same_seed(tmp_path):
+    """A local stage's study is opened at the start of the run and started later at the best
+    point: the same candidates as a study created there with that x0."""
+    import numpy as np
+
+    x0 = {"tau": 10.0, "V_T": -50.0}
+    late = Study.create("l", SPACE, sampler="cmaes_batch", seed=7, output_dir=tmp_path / "a",
+                        sampler_options={"popsize": 16, "x0": {"tau": 10.0, "V_T": -55.0}})
+    late.start_at(x0, 0.02)
+    direct = Study.create("l", SPACE, sampler="cmaes_batch", seed=7, output_dir=tmp_path / "b",
+                          sampler_options={"popsize": 16, "x0": x0, "sigma0": 0.02})
+    np.testing.assert_array_equal(late.ask_array(16)[1], direct.ask_array(16)[1])
+    with pytest.raises(ValueError, match="cmaes_batch"):
+        Study.create("t", SPACE, sampler="tpe", seed=0).start_at(x0, 0.1)
