@@ -138,9 +138,21 @@ def gamma_factor(model: Any, data: Any, dt: Any, delta: Any = 2.0, *, duration: 
     ``model``: spike_steps ``[B, S, K]`` or raster; ``data``: ``[S, Kd]`` or raster; ``dt``,
     ``delta`` (window half-width) and ``duration`` in ms or saiunit Quantities; ``mask``:
     ``[S, T]`` bool instead of ``duration``. Identical trains give 1, Poisson trains ~0.
+    One compiled computation per shape (called eagerly, each of its few dozen array
+    operations would compile on its own: seconds for a validation report).
     """
+    dt_ms, delta_ms, dur = _plain_times(dt, delta, duration)
+    return _gamma(model, data, dt_ms, delta_ms, dur, mask, max_chance=max_chance)
+
+
+def _plain_times(dt: Any, delta: Any, duration: Any):
+    dur = None if duration is None else jnp.asarray(to_ms(duration, "duration"), jnp.float32)
+    return jnp.float32(to_ms(dt, "dt")), jnp.float32(to_ms(delta, "delta")), dur
+
+
+@functools.partial(jax.jit, static_argnames=("max_chance",))
+def _gamma(model, data, dt, delta_ms, duration, mask, *, max_chance):
     sp = prepare_spikes(model, data, dt, duration=duration, mask=mask)
-    delta_ms = jnp.asarray(to_ms(delta, "delta"), jnp.float32)
     n_coinc = count_coincidences(sp.model, sp.data, sp.n_data, _delta_steps(delta_ms, dt))
     return gamma_from_counts(n_coinc, sp.n_model, sp.n_data[None, :], sp.duration[None, :], delta_ms,
                              max_chance=max_chance)
@@ -160,12 +172,17 @@ def intrinsic_reliability(data_repeats: Any, dt: Any, delta: Any = 2.0, *, durat
         raise ValueError(f"data_repeats: expected [repeat >= 2, K] spike_steps or raster, got shape {reps.shape}")
     if mask is not None:
         mask = jnp.asarray(mask, bool)[:1]
+    dt_ms, delta_ms, dur = _plain_times(dt, delta, duration)
+    return _reliability(reps, dt_ms, delta_ms, dur, mask, max_chance=max_chance)
+
+
+@functools.partial(jax.jit, static_argnames=("max_chance",))
+def _reliability(reps, dt, delta_ms, duration, mask, *, max_chance):
     n_rep = reps.shape[0]
     as_model = reps[:, None, :]  # [R, 1, K]: every repeat as a "candidate"
 
     def against(j):
-        return gamma_factor(as_model, reps[j][None, :], dt, delta, duration=duration, mask=mask,
-                            max_chance=max_chance)[:, 0]
+        return _gamma(as_model, reps[j][None, :], dt, delta_ms, duration, mask, max_chance=max_chance)[:, 0]
 
     table = jax.vmap(against)(jnp.arange(n_rep))  # [data j, model i]
     off = ~jnp.eye(n_rep, dtype=bool)
