@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_directions", "parse_result", "values_tuple"]
+__all__ = ["Best", "Candidate", "TrialResult", "check_directions", "parse_result", "values_tuple"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One asked trial: its study-wide ``number`` and parameter values (in their units)."""
+
+    number: int
+    params: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What to tell about one trial; ``tell_batch`` also takes plain tuples in this order."""
+
+    number: int
+    values: float | Sequence[float] | None = None
+    state: str = "complete"
+    reason: str | None = None
+    user_attrs: Mapping[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Best:
+    """A best (or Pareto-optimal) trial."""
+
+    number: int
+    params: dict[str, float]
+    values: tuple[float, ...]
 
 
 def check_directions(directions: str | Sequence[str]) -> list[str]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from spikefit.search.samplers import SAMPLERS
-from spikefit.search._tell import check_directions, parse_result, values_tuple
+from spikefit.search._tell import Best, Candidate, TrialResult, check_directions, parse_result, values_tuple
 from spikefit.search.records import TrialLog, told_batch
+from spikefit.search.tally import Tally, trials_frame
 from spikefit.search.sampler_factory import from_unit, from_unit_array, make_batch_cma, make_sampler
 from spikefit.search.space import SearchSpace
 from spikefit.search.storage import count_existing_trials, journal_of, make_storage
@@ -47,34 +47,6 @@ from spikefit.search.storage import count_existing_trials, journal_of, make_stor
 __all__ = ["SAMPLERS", "Best", "Candidate", "Study", "TrialResult"]
 
 _SPACE_ATTR = "spikefit_space"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One asked trial: its study-wide ``number`` and parameter values (in their units)."""
-
-    number: int
-    params: dict[str, float]
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """What to tell about one trial; ``tell_batch`` also takes plain tuples in this order."""
-
-    number: int
-    values: float | Sequence[float] | None = None
-    state: str = "complete"
-    reason: str | None = None
-    user_attrs: Mapping[str, Any] | None = field(default=None)
-
-
-@dataclass(frozen=True)
-class Best:
-    """A best (or Pareto-optimal) trial."""
-
-    number: int
-    params: dict[str, float]
-    values: tuple[float, ...]
 
 
 class Study:
@@ -97,12 +69,12 @@ class Study:
         self._options: dict[str, Any] = {}
         # cmaes_batch told through tell_array: counts and best kept here (no journal replay);
         # None after a per-trial call (ask_batch / tell_batch), which reads Optuna again
-        self._own: _OwnRecord | None = None
+        self._own: Tally | None = None
         if batch_cma is not None:
             trials = study.get_trials(deepcopy=False)
             self._numbers = len(trials)
             self._log = TrialLog(study, self._numbers, space.names, self._distributions, journal_of(storage, self._study_id))
-            self._own = _OwnRecord.from_trials(trials, len(study.directions))
+            self._own = Tally.from_trials(trials, len(study.directions))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -279,7 +251,7 @@ class Study:
         self._log = TrialLog(self._study, self._numbers, self.space.names, self._distributions,
                              journal_of(self._storage, self._study_id))
         if self._own is not None:
-            self._own = _OwnRecord.from_trials(trials, len(self._study.directions))
+            self._own = Tally.from_trials(trials, len(self._study.directions))
         return added
 
     @property
@@ -413,63 +385,10 @@ class Study:
     def trials_frame(self) -> pd.DataFrame:
         """One row per trial: number, state, loss (or loss_0..), parameters, fail_reason,
         datetime_start, datetime_complete, duration_s and the other user attrs."""
-        m = len(self._study.directions)
-        loss_cols = ["loss"] if m == 1 else [f"loss_{i}" for i in range(m)]
-        rows = []
-        for t in self._study.get_trials(deepcopy=False):
-            row: dict[str, Any] = {"number": t.number, "state": t.state.name}
-            vals = t.values if t.values is not None else [float("nan")] * m
-            row.update(zip(loss_cols, map(float, vals)))
-            row.update({n: t.params.get(n, float("nan")) for n in self.space.names})
-            row["fail_reason"] = t.user_attrs.get("fail_reason")
-            row["datetime_start"] = t.datetime_start
-            row["datetime_complete"] = t.datetime_complete
-            row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
-            row.update({k: v for k, v in t.user_attrs.items() if k not in row})
-            rows.append(row)
-        columns = ["number", "state", *loss_cols, *self.space.names, "fail_reason",
-                   "datetime_start", "datetime_complete", "duration_s"]
-        frame = pd.DataFrame(rows)
-        return frame if rows else pd.DataFrame(columns=columns)
+        return trials_frame(self._study, self.space.names)
 
 
 # ---------------------------------------------------------------------- helpers
-class _OwnRecord:
-    """Counts and best trial of a ``cmaes_batch`` study (minimised first objective; ties: the
-    lower number), from the trials stored when it was opened and the batches told since."""
-
-    __slots__ = ("complete", "failed", "running", "best")
-
-    def __init__(self, complete=0, failed=0, running=0, best=None):
-        self.complete, self.failed, self.running, self.best = complete, failed, running, best
-
-    @classmethod
-    def from_trials(cls, trials, n_directions: int) -> "_OwnRecord":
-        own = cls()
-        for t in trials:
-            if t.state == TrialState.COMPLETE:
-                own.complete += 1
-                key = (t.values[0], t.number)
-                if n_directions == 1 and (own.best is None or key < (own.best[2][0], own.best[0])):
-                    own.best = (t.number, dict(t.params), tuple(t.values))
-            elif t.state == TrialState.FAIL:
-                own.failed += 1
-            elif t.state == TrialState.RUNNING:
-                own.running += 1
-        return own
-
-    def add(self, numbers, x, values, failed, names) -> None:
-        ok = ~np.asarray(failed, bool)
-        self.complete += int(ok.sum())
-        self.failed += int((~ok).sum())
-        if not ok.any() or (values.ndim == 2 and values.shape[1] > 1):
-            return
-        first = values if values.ndim == 1 else values[:, 0]
-        i = int(np.flatnonzero(ok)[np.argmin(first[ok])])  # argmin: the first of equal values
-        if self.best is None or (first[i], int(numbers[i])) < (self.best[2][0], self.best[0]):
-            self.best = (int(numbers[i]), dict(zip(names, x[i].tolist())), (float(first[i]),))
-
-
 def _space_to_json(space: SearchSpace) -> list[dict[str, Any]]:
     return json.loads(json.dumps([
         {"name": p.name, "low": p.low, "high": p.high, "unit": p.unit, "log": p.log}
