@@ -8,6 +8,11 @@
 2. The driver's cost per trial (ask + tell + write + record) at batch 128, 1024 and 8192 on
    the challenge-A data (cmaes_batch, population = batch), a few generations each.
 
+3. ``--parts large``: one or two generations of 16,384 and 65,536 candidates on the challenge-A
+   data in this process (``executor = "local"``): wall time, trials/s and the peak resident
+   memory, which stays bounded by one evaluator call (``spikefit.execution.evaluator.CALL_BYTES``)
+   however large the generation.
+
 Medians over ``--repeats`` runs (the machine is shared). The last line is
 ``challenge A job: simulate+score share <x>%``.
 
@@ -52,13 +57,32 @@ def phase_table(name: str, m: dict) -> str:
     return "\n".join(lines)
 
 
+def large(job: Path, tmp: Path, sizes: list[int]) -> None:
+    """Generations of ``sizes`` candidates, evaluated in this process; peak memory after each."""
+    import resource
+
+    print("\nlarge generations, challenge-A data (2 x 26 s training sweeps at 1 ms), in this process")
+    print(f"  {'batch':>7} {'trials':>7} {'wall s':>8} {'trials/s':>9} {'peak RSS GB':>12}")
+    for b in sizes:
+        trials = 2 * b if b <= 16384 else b
+        spec = load_job(job, output=str(tmp / f"large-{b}"), trials=None)
+        spec = spec.model_copy(update={
+            "search": spec.search.model_copy(update={"stages": None, "trials": trials, "batch_size": b}),
+            "resources": spec.resources.model_copy(update={"executor": "local"})})
+        s = fit_job(spec, progress=False, shutdown=False).summary
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"  {b:>7} {s.n_trials:>7} {s.wall_s:8.1f} {s.n_trials / s.wall_s:9.1f} {peak:12.2f}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=int, default=None, help="trials per stage and seed (default: the job's)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", default="128,1024,8192", help="batch sizes for the driver cost")
     ap.add_argument("--generations", type=int, default=4, help="generations per batch size")
-    ap.add_argument("--parts", default="jobs,driver", help="jobs (the real jobs per phase), driver (cost per trial)")
+    ap.add_argument("--parts", default="jobs,driver",
+                    help="jobs (the real jobs per phase), driver (cost per trial), large (generations of 1e4-1e5)")
+    ap.add_argument("--large", default="16384,65536", help="generation sizes for --parts large")
     args = ap.parse_args(argv)
     from spikefit.execution.workers import stop_ray
 
@@ -72,6 +96,8 @@ def main(argv=None) -> int:
                 runs = [run(job, tmp / f"{job.stem}-{i}", args.trials) for i in range(args.repeats)]
                 med[name] = median_of(runs)
                 print(phase_table(name, med[name]), flush=True)
+            if "large" in parts:
+                large(jobs["challenge A job"], tmp, [int(x) for x in args.large.split(",")])
             if "driver" not in parts:
                 return 0
             print(f"\ndriver cost per trial (ask + tell + write + record), challenge-A data, median of {args.repeats}")

@@ -91,6 +91,16 @@ class BatchResult:
     extra: dict = field(default_factory=dict)
 
 
+#: Bytes one compiled call may hold (:meth:`Evaluator.rows_per_call`); a larger generation is
+#: evaluated in several calls.
+CALL_BYTES = 2 << 30
+#: Peak bytes of one call per spike-buffer slot (candidate x sweep x K): the simulator's buffer
+#: and the scorer's intermediates. Measured as the peak RSS of one call on the challenge-A data
+#: (AdExIFRef, 2 sweeps, K = 5200, Gamma + spike count): 159 / 134 / 126 B per slot at 512 /
+#: 2048 / 8192 candidates.
+SLOT_BYTES = 160
+
+
 def _max_spikes(data: CellData, max_rate_hz: float) -> int:
     """Spike buffer per sweep: the rate cap over the sweep, at least twice the data's count."""
     by_rate = int(np.ceil(max_rate_hz * data.duration_ms / 1000.0))
@@ -140,19 +150,47 @@ class Evaluator:
         return self._sims[key]
 
     # -- evaluation -------------------------------------------------------------------------
+    def rows_per_call(self, key: str) -> int:
+        """Candidates simulated and scored in one compiled call on cell ``key``: the batch size,
+        or where one call of it would hold more than ``CALL_BYTES`` (spike buffers and the
+        scorer's ``[rows, sweeps, K]`` intermediates, the voltage when recorded) the batch cut
+        into equal calls under that bound. Fixed per cell, so one compile serves every batch."""
+        data = self._cells[key]
+        s, t = data.current.shape
+        per_row = s * (_max_spikes(data, self.max_rate_hz) * SLOT_BYTES + (t * 4 if self.needs_voltage else 0))
+        cap = max(1, CALL_BYTES // max(per_row, 1))
+        calls = -(-self.batch_size // cap)
+        return -(-self.batch_size // calls)
+
     def evaluate(self, key: str, params: np.ndarray) -> BatchResult:
-        """Score ``params`` [B, n_free] (columns in ``free`` order, simulator units) on cell ``key``."""
+        """Score ``params`` [B, n_free] (columns in ``free`` order, simulator units) on cell ``key``.
+
+        Any ``B``: calls of :meth:`rows_per_call` rows each (the last one padded), so memory is
+        bounded by one call however large the generation, and every call reuses one compiled
+        simulation and scorer."""
         data = self._cells[key]
         params = np.asarray(params, np.float32)
         if params.ndim != 2 or params.shape[1] != len(self.free):
             raise ValueError(f"params: expected shape [batch, {len(self.free)}], got {params.shape}")
-        b = params.shape[0]
-        padded = _pad_rows(params, max(self.batch_size, b))
         if self.needs_voltage and data.V is None:
             raise ValueError(f"cell {key!r}: the objective needs the recorded voltage, but the sweeps have none")
+        b, rows = params.shape[0], self.rows_per_call(key)
         started = time.time()
+        parts = [self._call(data, params[i:i + rows], rows) for i in range(0, max(b, 1), rows)]
+        return BatchResult(loss=np.concatenate([p.loss for p in parts]),
+                           per_sweep={k: np.concatenate([p.per_sweep[k] for p in parts]) for k in parts[0].per_sweep},
+                           valid=np.concatenate([p.valid for p in parts]),
+                           reasons=[r for p in parts for r in p.reasons],
+                           n_spikes=np.concatenate([p.n_spikes for p in parts]),
+                           sim_s=sum(p.sim_s for p in parts), score_s=sum(p.score_s for p in parts),
+                           worker=self.name,
+                           extra={"sweep_ids": data.sweep_ids, "started": started, "ended": time.time()})
+
+    def _call(self, data: CellData, params: np.ndarray, rows: int) -> BatchResult:
+        """One compiled call: ``params`` (at most ``rows``) padded to ``rows``, simulated, scored."""
+        b = params.shape[0]
         t0 = time.perf_counter()
-        res = self._simulator(data, record_v=self.needs_voltage)(self._columns(padded), data.current)
+        res = self._simulator(data, record_v=self.needs_voltage)(self._columns(_pad_rows(params, rows)), data.current)
         res.spike_steps.block_until_ready()
         t1 = time.perf_counter()
         # scored as simulated, padding rows included: one compiled scorer for every batch
@@ -167,9 +205,7 @@ class Evaluator:
         return BatchResult(loss=np.asarray(scored.loss)[:b],
                            per_sweep={k: np.asarray(v)[:b] for k, v in scored.per_sweep.items()},
                            valid=np.asarray(scored.valid)[:b], reasons=list(scored.reason)[:b],
-                           n_spikes=np.asarray(res.n_spikes)[:b], sim_s=t1 - t0, score_s=t2 - t1,
-                           worker=self.name,
-                           extra={"sweep_ids": data.sweep_ids, "started": started, "ended": time.time()})
+                           n_spikes=np.asarray(res.n_spikes)[:b], sim_s=t1 - t0, score_s=t2 - t1)
 
     def traces(self, key: str, params: dict[str, float]):
         """Simulated V [S, T] (mV), spike times per sweep (ms) and divergence for one parameter set."""

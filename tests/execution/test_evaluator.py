@@ -134,3 +134,33 @@ def test_traces_report_divergence(ev):
 def test_wrong_params_shape_names_argument(ev):
     with pytest.raises(ValueError, match=r"params: expected shape \[batch, 5\], got \(3, 4\)"):
         ev.evaluate("c", GOOD[:, :4])
+
+
+def test_a_generation_larger_than_one_call_is_evaluated_in_calls_with_the_same_scores(data, monkeypatch):
+    """A batch of any size (CMA-ES with a large population, restarts simulated together) is cut
+    into calls of ``rows_per_call`` rows, so memory stays bounded by one call; the scores,
+    counts, validity and reasons are those of one call over the whole batch."""
+    from spikefit.execution import evaluator as mod
+
+    rng = np.random.default_rng(5)
+    x = np.repeat(GOOD, 7, axis=0)[:20] * rng.uniform(0.9, 1.1, (20, 1)).astype(np.float32)
+    x[7] = DIVERGENT
+    whole = Evaluator("AdExIF", FREE, _fixed(FREE), batch_size=32, objective=OBJECTIVE, cells={"c": data},
+                      init={"V": -70.0})
+    assert whole.rows_per_call("c") == 32
+    ref = whole.evaluate("c", x)
+    small = Evaluator("AdExIF", FREE, _fixed(FREE), batch_size=32, objective=OBJECTIVE, cells={"c": data},
+                      init={"V": -70.0})
+    per_row = 3 * mod._max_spikes(data, small.max_rate_hz) * mod.SLOT_BYTES
+    monkeypatch.setattr(mod, "CALL_BYTES", 6 * per_row + 1)  # at most 6 rows: 32 = 6 calls of 6 (4 wasted)
+    assert small.rows_per_call("c") == 6
+    monkeypatch.setattr(mod, "CALL_BYTES", 9 * per_row)  # at most 9 rows: 4 calls of 8, none wasted
+    assert small.rows_per_call("c") == 8
+    got = small.evaluate("c", x)
+    np.testing.assert_array_equal(got.loss, ref.loss)
+    for k in ref.per_sweep:
+        np.testing.assert_array_equal(got.per_sweep[k], ref.per_sweep[k])
+    np.testing.assert_array_equal(got.n_spikes, ref.n_spikes)
+    assert got.valid.tolist() == ref.valid.tolist() and got.reasons == ref.reasons
+    assert not got.valid[7] and got.reasons[7].startswith("diverged")
+    assert got.loss.shape == (20,)
