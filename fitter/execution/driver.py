@@ -181,10 +181,11 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
     status, best, studies = "failed", {}, {}
     writer = Writer()
     try:
-        t0 = time.perf_counter()  # compile once per worker and data set, outside the accounting
+        t0 = time.perf_counter()  # compile once per worker and training set, outside the accounting
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)
-        for ref in [pool.submit(key, mid) for key in data for _ in range(len(pool))]:
+        for ref in [pool.submit(key, mid) for key in cells for _ in range(len(pool))]:
             pool.result(ref)
+        pool.warm([key for key in data if key not in cells], mid[0])  # held-out, validation: meanwhile
         clock.add("compile", time.perf_counter() - t0)
         candidates: dict[str, list[Choice]] = {c: [] for c in cells}
         batch_no = 0

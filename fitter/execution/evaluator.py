@@ -8,6 +8,7 @@ traced arguments (new values never recompile and never reuse stale ones).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -228,6 +229,22 @@ class Evaluator:
         cols = {n: x[:, i] for i, n in enumerate(self.free)}
         cols.update(self.derived(cols))
         return cols
+
+    def warm(self, keys, row) -> threading.Thread:
+        """Compile, in a background thread, what the end of a run needs on cells ``keys`` (their
+        scoring and the traces' voltage-recording simulation), one candidate ``row`` each, while
+        this evaluator serves batches: a fit simulates a few hundred neurons per step on one
+        core, so the compiler takes a core that would wait. Errors are left to the real calls."""
+        def run():
+            for key in keys:
+                try:
+                    self.evaluate(key, np.asarray(row, np.float32)[None, :])
+                    self.traces(key, dict(zip(self.free, np.asarray(row, float).tolist())))
+                except Exception:  # noqa: BLE001 - the same call raises again where it matters
+                    pass
+        thread = threading.Thread(target=run, name=f"{self.name}-warm", daemon=True)
+        thread.start()
+        return thread
 
     def ping(self) -> str:
         return self.name

@@ -39,5 +39,8 @@ class LocalPool:
     def traces(self, cell: str, params: dict):
         return self._ev.traces(cell, params)
 
+    def warm(self, cells: list, row) -> None:
+        self._ev.warm(cells, row)
+
     def shutdown(self) -> None:
         self._done.clear()

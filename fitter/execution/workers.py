@@ -92,6 +92,9 @@ class _RayEvaluator:
     def traces(self, cell, params):
         return self._ev.traces(cell, params)
 
+    def warm(self, cells, row) -> None:
+        self._ev.warm(cells, row)
+
     def ping(self) -> dict:
         """Where this worker runs: its name, Ray node id and process id."""
         return {"name": self._ev.ping(), "node_id": self.node_id, "pid": os.getpid()}
@@ -170,6 +173,12 @@ class WorkerPool:
         batch.worker, batch.actor = i, self._actors[i]
         batch.ref = getattr(batch.actor, batch.method).remote(batch.cell, batch.params)
         self._load[i] += 1
+
+    def warm(self, cells: list, row) -> None:
+        """Have every worker compile what the end of a run needs on ``cells`` in the background
+        (:meth:`~spikefit.execution.evaluator.Evaluator.warm`); returns at once."""
+        for actor in self._actors:
+            actor.warm.remote(list(cells), row)
 
     def wait(self, batches: list, timeout: float | None = None) -> tuple[list, list]:
         """Batches that finished, failed included (at least one unless ``timeout``), and those still running."""

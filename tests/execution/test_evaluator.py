@@ -164,3 +164,26 @@ def test_a_generation_larger_than_one_call_is_evaluated_in_calls_with_the_same_s
     assert got.valid.tolist() == ref.valid.tolist() and got.reasons == ref.reasons
     assert not got.valid[7] and got.reasons[7].startswith("diverged")
     assert got.loss.shape == (20,)
+
+
+def test_warm_compiles_the_end_of_run_calls_in_the_background_without_changing_them(data):
+    """``warm`` (what the driver asks of each worker for the held-out and validation sets while
+    the search runs) leaves both the batch scoring and the traces' simulation compiled: the
+    later calls trace nothing new and give what an unwarmed evaluator gives."""
+    fixed = {**_fixed(FREE), "b": 0.4321}  # a configuration no other test compiles
+    kw = dict(batch_size=5, objective=OBJECTIVE, init={"V": -70.0})
+    warmed = Evaluator("AdExIF", FREE, fixed, cells={"v": data}, **kw)
+    thread = warmed.warm(["v"], GOOD[0])
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    sims = {key: sim.n_traces for key, sim in warmed._sims.items()}
+    assert sorted(k[2] for k in sims) == [False, True] and all(n == 1 for n in sims.values())
+    got = warmed.evaluate("v", GOOD)
+    V, times, diverged = warmed.traces("v", dict(zip(FREE, GOOD[1].tolist())))
+    assert {key: sim.n_traces for key, sim in warmed._sims.items()} == sims  # nothing compiled again
+    cold = Evaluator("AdExIF", FREE, fixed, cells={"v": data}, **kw)
+    ref = cold.evaluate("v", GOOD)
+    np.testing.assert_array_equal(got.loss, ref.loss)
+    V0, times0, _ = cold.traces("v", dict(zip(FREE, GOOD[1].tolist())))
+    np.testing.assert_array_equal(V, V0)
+    assert [t.tolist() for t in times] == [t.tolist() for t in times0] and not diverged
