@@ -98,27 +98,30 @@ def main(argv=None) -> int:
                 print(phase_table(name, med[name]), flush=True)
             if "large" in parts:
                 large(jobs["challenge A job"], tmp, [int(x) for x in args.large.split(",")])
-            if "driver" not in parts:
-                return 0
-            print(f"\ndriver cost per trial (ask + tell + write + record), challenge-A data, median of {args.repeats}")
-            print(f"  {'batch':>6} {'trials':>7} {'ask us':>8} {'tell us':>8} {'write us':>9} {'record us':>10} "
-                  f"{'total us':>9} {'sim+score share':>16}")
-            for b in [int(x) for x in args.batches.split(",")]:
-                runs = [run(jobs["challenge A job"], tmp / f"b{b}-{i}", None, stages=None, holdout_ms=None,
-                            trials=b * args.generations, batch_size=b) for i in range(args.repeats)]
-                m = median_of(runs)
-                per = {k: 1e6 * m[k] / m["trials"] for k in ("ask", "tell", "write", "record")}
-                loop = m["wall"] - m["compile"] - m["final"]
-                print(f"  {b:>6} {m['trials']:>7.0f} {per['ask']:8.1f} {per['tell']:8.1f} {per['write']:9.1f} "
-                      f"{per['record']:10.1f} {sum(per.values()):9.1f} "
-                      f"{100 * (m['simulate'] + m['score']) / loop:15.1f}%", flush=True)
-            if "challenge A job" not in med:
-                return 0
-            m = med["challenge A job"]
-            print(f"challenge A job: simulate+score share {100 * (m['simulate'] + m['score']) / m['wall']:.1f}%")
+            if "driver" in parts:
+                driver_costs(jobs["challenge A job"], tmp, args)
+            if "challenge A job" in med:
+                m = med["challenge A job"]
+                print(f"challenge A job: simulate+score share {100 * (m['simulate'] + m['score']) / m['wall']:.1f}%")
     finally:
         stop_ray()
     return 0
+
+
+def driver_costs(job: Path, tmp: Path, args) -> None:
+    """The driver's cost per trial at each of ``args.batches`` (medians of ``args.repeats``)."""
+    print(f"\ndriver cost per trial (ask + tell + write + record), challenge-A data, median of {args.repeats}")
+    print(f"  {'batch':>6} {'trials':>7} {'ask us':>8} {'tell us':>8} {'write us':>9} {'record us':>10} "
+          f"{'total us':>9} {'sim+score share':>16}")
+    for b in [int(x) for x in args.batches.split(",")]:
+        runs = [run(job, tmp / f"b{b}-{i}", None, stages=None, holdout_ms=None,
+                    trials=b * args.generations, batch_size=b) for i in range(args.repeats)]
+        m = median_of(runs)
+        per = {k: 1e6 * m[k] / m["trials"] for k in ("ask", "tell", "write", "record")}
+        loop = m["wall"] - m["compile"] - m["final"]
+        print(f"  {b:>6} {m['trials']:>7.0f} {per['ask']:8.1f} {per['tell']:8.1f} {per['write']:9.1f} "
+              f"{per['record']:10.1f} {sum(per.values()):9.1f} "
+              f"{100 * (m['simulate'] + m['score']) / loop:15.1f}%", flush=True)
 
 
 if __name__ == "__main__":
