@@ -102,6 +102,19 @@ CALL_BYTES = 2 << 30
 SLOT_BYTES = 160
 
 
+#: Fewest spike-buffer slots scored (:func:`score_slots`).
+MIN_SCORE_SLOTS = 64
+
+
+def score_slots(most: int, k: int) -> int:
+    """Slots of a ``K = k`` spike buffer to score when no train of the call has more than
+    ``most`` spikes: the next power of two (at least ``MIN_SCORE_SLOTS``), at most ``k``. The
+    slots past it hold only padding, and the scorer's cost is set by the slots: a fit's buffer
+    is sized for the rate cap (200 Hz: 5,200 slots for 26 s) while a batch's busiest train has
+    a few hundred spikes. Powers of two: a handful of compiled scorers per data set."""
+    return int(min(k, max(MIN_SCORE_SLOTS, 1 << max(int(most) - 1, 0).bit_length())))
+
+
 def _max_spikes(data: CellData, max_rate_hz: float) -> int:
     """Spike buffer per sweep: the rate cap over the sweep, at least twice the data's count."""
     by_rate = int(np.ceil(max_rate_hz * data.duration_ms / 1000.0))
@@ -192,12 +205,14 @@ class Evaluator:
         b = params.shape[0]
         t0 = time.perf_counter()
         res = self._simulator(data, record_v=self.needs_voltage)(self._columns(_pad_rows(params, rows)), data.current)
-        res.spike_steps.block_until_ready()
+        n_spikes = np.asarray(res.n_spikes)
         t1 = time.perf_counter()
-        # scored as simulated, padding rows included: one compiled scorer for every batch
-        # (the held-out and final batches of a few candidates too), and no host copy of the spikes
+        # scored as simulated, padding rows included (one compiled scorer for every batch, the
+        # held-out and final batches of a few candidates too; no host copy of the spikes), on
+        # the buffer's first score_slots(...) slots: every spike of the call, none of the padding
+        k = score_slots(int(n_spikes.max(initial=0)), res.spike_steps.shape[-1])
         scored = self.objective.evaluate(
-            {"spike_steps": res.spike_steps, "diverged": res.diverged, "overflow": res.overflow},
+            {"spike_steps": res.spike_steps[..., :k], "diverged": res.diverged, "overflow": res.overflow},
             data.spike_steps, dt=data.dt_ms, duration=data.durations_ms,
             mask=data.mask if self.needs_voltage else None,
             model_V=res.V if self.needs_voltage else None, data_V=data.V if self.needs_voltage else None,
@@ -206,7 +221,7 @@ class Evaluator:
         return BatchResult(loss=np.asarray(scored.loss)[:b],
                            per_sweep={k: np.asarray(v)[:b] for k, v in scored.per_sweep.items()},
                            valid=np.asarray(scored.valid)[:b], reasons=list(scored.reason)[:b],
-                           n_spikes=np.asarray(res.n_spikes)[:b], sim_s=t1 - t0, score_s=t2 - t1)
+                           n_spikes=n_spikes[:b], sim_s=t1 - t0, score_s=t2 - t1)
 
     def traces(self, key: str, params: dict[str, float]):
         """Simulated V [S, T] (mV), spike times per sweep (ms) and divergence for one parameter set."""

@@ -187,3 +187,24 @@ def test_warm_compiles_the_end_of_run_calls_in_the_background_without_changing_t
     V0, times0, _ = cold.traces("v", dict(zip(FREE, GOOD[1].tolist())))
     np.testing.assert_array_equal(V, V0)
     assert [t.tolist() for t in times] == [t.tolist() for t in times0] and not diverged
+
+
+def test_scoring_the_spiking_part_of_the_buffer_gives_the_full_buffers_scores(data, monkeypatch):
+    """The scorer reads only the first score_slots(...) slots of the spike buffer (every spike of
+    the call, the rest is padding): the same losses, per-sweep values and validity as scoring
+    all K slots, for quiet, busy and divergent candidates."""
+    from spikefit.execution import evaluator as mod
+
+    assert [mod.score_slots(n, 5200) for n in (0, 1, 64, 65, 1000, 5200, 9000)] == [64, 64, 64, 128, 1024, 5200, 5200]
+    x = np.vstack([GOOD, DIVERGENT[None, :], [[0.3, 20.0, -60.0, 2.0, -45.0]]]).astype(np.float32)  # the last fires hard
+    trimmed = Evaluator("AdExIF", FREE, _fixed(FREE), batch_size=8, objective=OBJECTIVE, cells={"c": data},
+                        init={"V": -70.0}).evaluate("c", x)
+    k = mod._max_spikes(data, 200.0)
+    assert trimmed.n_spikes.max() > 0 and mod.score_slots(trimmed.n_spikes.max(), k) < k  # really cut
+    monkeypatch.setattr(mod, "MIN_SCORE_SLOTS", 1 << 30)  # every slot scored
+    full = Evaluator("AdExIF", FREE, _fixed(FREE), batch_size=8, objective=OBJECTIVE, cells={"c": data},
+                     init={"V": -70.0}).evaluate("c", x)
+    np.testing.assert_array_equal(trimmed.loss, full.loss)
+    for k in full.per_sweep:
+        np.testing.assert_array_equal(trimmed.per_sweep[k], full.per_sweep[k])
+    assert trimmed.valid.tolist() == full.valid.tolist() and trimmed.reasons == full.reasons
