@@ -21,8 +21,9 @@ def use_compile_cache() -> str | None:
     """Keep compiled simulations on disk between runs (JAX's persistent compilation cache).
 
     A resumed job, a rerun or a second job of the same shape then skips XLA compilation.
-    Folder: ``$SPIKEFIT_COMPILE_CACHE`` (empty: off), default ``~/.cache/spikefit/xla``. Every compilation from 0.2 s on is
-    kept: the validation report's and the held-out scoring's small ones add up to seconds.
+    Folder: ``$SPIKEFIT_COMPILE_CACHE`` (empty: off), default ``~/.cache/spikefit/xla``. Every
+    compilation from 0.2 s on is kept: the validation report's and the held-out scoring's small
+    ones add up to seconds.
     """
     import os
 
