@@ -69,12 +69,12 @@ class Study:
         self._options: dict[str, Any] = {}
         # cmaes_batch told through tell_array: counts and best kept here (no journal replay);
         # None after a per-trial call (ask_batch / tell_batch), which reads Optuna again
-        self._own: Tally | None = None
+        self._tally: Tally | None = None
         if batch_cma is not None:
             trials = study.get_trials(deepcopy=False)
             self._numbers = len(trials)
             self._log = TrialLog(study, self._numbers, space.names, self._distributions, journal_of(storage, self._study_id))
-            self._own = Tally.from_trials(trials, len(study.directions))
+            self._tally = Tally.from_trials(trials, len(study.directions))
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -168,7 +168,7 @@ class Study:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"ask_batch: n must be a positive int, got {n!r}")
         if self._bcma is not None:
-            self._own = None  # per-trial Optuna path: counts are Optuna's again
+            self._tally = None  # per-trial Optuna path: counts are Optuna's again
             return self._ask_batch_cma(n)
         out = []
         for _ in range(n):
@@ -217,8 +217,8 @@ class Study:
         for i in np.flatnonzero(bad):
             reasons[i] = f"non-finite objective value(s) {np.ravel(values[i]).tolist()}"
         x = np.asarray(x, float)
-        if self._own is not None:
-            self._own.add(numbers, np.clip(x, self.space.low, self.space.high), values, failed | bad,
+        if self._tally is not None:
+            self._tally.add(numbers, np.clip(x, self.space.low, self.space.high), values, failed | bad,
                           self.space.names)  # clipped as the study stores them
         return numbers, x, values, failed | bad, reasons
 
@@ -250,8 +250,8 @@ class Study:
         self._numbers = len(trials)
         self._log = TrialLog(self._study, self._numbers, self.space.names, self._distributions,
                              journal_of(self._storage, self._study_id))
-        if self._own is not None:
-            self._own = Tally.from_trials(trials, len(self._study.directions))
+        if self._tally is not None:
+            self._tally = Tally.from_trials(trials, len(self._study.directions))
         return added
 
     @property
@@ -278,7 +278,7 @@ class Study:
         """
         parsed = [parse_result(r, TrialResult) for r in results]
         if parsed:
-            self._own = None  # told through Optuna: counts are Optuna's again
+            self._tally = None  # told through Optuna: counts are Optuna's again
         numbers = [r.number for r in parsed]
         twice = sorted({n for n in numbers if numbers.count(n) > 1})
         if twice:
@@ -321,7 +321,7 @@ class Study:
     # ------------------------------------------------------------------ resume
     def pending(self) -> list[Candidate]:
         """Trials asked but never told (RUNNING), e.g. left by a driver that died."""
-        if self._own is not None and not self._own.running:
+        if self._tally is not None and not self._tally.running:
             return []  # cmaes_batch asks outside Optuna: no RUNNING trial unless opened with some
         trials = self._study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         return [Candidate(t.number, {k: float(v) for k, v in t.params.items()}) for t in trials]
@@ -346,20 +346,20 @@ class Study:
     @property
     def n_trials(self) -> int:
         """Trials the study holds, and (``cmaes_batch``) those told and not yet recorded."""
-        if self._own is not None:
-            return self._own.complete + self._own.failed + self._own.running
+        if self._tally is not None:
+            return self._tally.complete + self._tally.failed + self._tally.running
         return len(self._study.get_trials(deepcopy=False))
 
     @property
     def n_complete(self) -> int:
-        if self._own is not None:
-            return self._own.complete
+        if self._tally is not None:
+            return self._tally.complete
         return len(self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     @property
     def n_failed(self) -> int:
-        if self._own is not None:
-            return self._own.failed
+        if self._tally is not None:
+            return self._tally.failed
         return len(self._study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
 
     def best(self) -> Best | list[Best]:
@@ -368,8 +368,8 @@ class Study:
             return self.pareto_front()
         if self.n_complete == 0:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
-        if self._own is not None and self._own.best is not None:
-            number, params, values = self._own.best
+        if self._tally is not None and self._tally.best is not None:
+            number, params, values = self._tally.best
             return Best(number, dict(params), values)
         done = self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         sign = 1.0 if self._study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
