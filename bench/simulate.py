@@ -29,7 +29,9 @@ noise hits them alike (a sample of a short run averages as many calls as fill 0.
 
 ``--quick`` (< 3 min on the 2-core development machine): single sweep at 0.1 s and P <= 1e4,
 fit shapes with P = 128 and 1024 and a tenth of the steps.  On an accelerator the
-``--gpu-sizes`` are appended to the single-sweep sizes.
+``--gpu-sizes`` are appended to the single-sweep sizes, and the single-sweep table times each
+of ``--engines`` (default there: the fused Pallas kernel and the scan loop, side by side with
+brainpy.state; on CPU only the scan: the kernel runs there in interpret mode, for tests).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np
 import saiunit as u
 
 from spikefit import models
+from spikefit.models.simulator import resolve_engine
 
 DT = 0.1  # ms, single-sweep table
 
@@ -126,12 +129,12 @@ def _time(fns, repeats, min_sample_s=0.2):
     return [statistics.median(t) for t in out]
 
 
-def spikefit_fn(model, P, T, unroll=None):
+def spikefit_fn(model, P, T, unroll=None, engine="auto"):
     p = _params(model, P)
     free = {k: jnp.asarray(p[k]) for k in FREE[model]}
     fixed = {k: float(PARAMS[model][k]) for k in PARAMS[model] if k not in FREE[model]}
     sim = models.Simulator(model, free=FREE[model], fixed=fixed, dt=DT, spk_reset="hard", max_spikes=64,
-                           unroll=unroll)
+                           unroll=unroll, engine=engine)
     current = jnp.full((1, T), 300.0, jnp.float32)
     return lambda: sim(free, current).n_spikes
 
@@ -187,27 +190,39 @@ def _sizes(text):
     return out
 
 
-def single_table(args, sizes):
+def single_table(args, sizes, engines):
     T = int(round(1000.0 / DT)) // (10 if args.quick else 1)
-    print(f"\n== single sweep: 1 s (quick: 0.1 s) at dt={DT} ms, T={T} steps, K=64", flush=True)
-    print(f"{'model':8s} {'P':>9s} {'spikefit [n-steps/s]':>22s} {'brainpy.state':>16s} {'speedup':>8s}")
-    ratio_line = None
+    print(f"\n== single sweep: 1 s (quick: 0.1 s) at dt={DT} ms, T={T} steps, K=64; engines: {', '.join(engines)}",
+          flush=True)
+    cols = "".join(f"{e + ' [n-steps/s]':>21s}" for e in engines)
+    pair = sorted(engines) == ["kernel", "scan"]
+    extra = f"{'kernel/scan':>12s}" if pair else ""
+    print(f"{'model':8s} {'P':>9s}{cols} {'brainpy.state':>16s} {'speedup':>8s}{extra}")
+    ratio_line, targets = None, []
     for model in args.models.split(","):
         for P in sizes:
             try:
-                fns = [spikefit_fn(model, P, T, args.unroll)] + ([] if args.no_reference else [brainpy_fn(model, P, T)])
+                fns = [spikefit_fn(model, P, T, args.unroll, e) for e in engines]
+                fns += [] if args.no_reference else [brainpy_fn(model, P, T)]
                 with brainstate.environ.context(dt=DT * u.ms):
                     times = _time(fns, args.repeats)
             except Exception as e:  # e.g. out of memory at the largest P: report, go on
                 print(f"{model:8s} {P:9d} failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}", flush=True)
                 continue
-            ours = P * T / times[0]
-            ref = P * T / times[1] if len(times) > 1 else None
+            rates = [P * T / t for t in times]
+            ours, ref = rates[0], (rates[len(engines)] if len(rates) > len(engines) else None)
             sp = "" if ref is None else f"{ours / ref:8.2f}"
-            print(f"{model:8s} {P:9d} {ours:22.3e} {'' if ref is None else f'{ref:16.3e}':>16s} {sp}", flush=True)
+            ks = f"{rates[engines.index('kernel')] / rates[engines.index('scan')]:12.2f}" if pair else ""
+            print(f"{model:8s} {P:9d}" + "".join(f"{r:21.3e}" for r in rates[:len(engines)])
+                  + f" {'' if ref is None else f'{ref:16.3e}':>16s} {sp}{ks}", flush=True)
             if model == "AdExIF" and P == 10_000 and ref is not None:
-                ratio_line = f"AdExIF P=10000 speedup vs brainpy.state: {ours / ref:.2f}"
+                ratio_line = f"AdExIF P=10000 speedup vs brainpy.state ({engines[0]}): {ours / ref:.2f}"
+            if model == "AdExIF" and engines[0] == "kernel" and P in (10_000, 1_000_000):
+                goal = 3.5e10 if P == 10_000 else 2.8e11
+                targets.append(f"P={P}: {ours:.2e} (target {goal:.1e}, {'met' if ours >= goal else 'not met'})")
     print(ratio_line or "AdExIF P=10000 speedup vs brainpy.state: n/a (P=10000 not run or reference skipped)")
+    if targets:
+        print("AdExIF fused kernel: " + "; ".join(targets))
 
 
 def fit_row(name, P, T, repeats, reference):
@@ -283,7 +298,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tables", default="single,fit", help="comma-separated: single, fit")
     ap.add_argument("--sizes", type=_sizes, default="1e2,1e3,1e4,1e5", help="single sweep: comma-separated P values")
-    ap.add_argument("--gpu-sizes", type=_sizes, default="1e6",
+    ap.add_argument("--gpu-sizes", type=_sizes, default="1e6,4e6",
                     help="P values appended when the default device is an accelerator ('' for none)")
     ap.add_argument("--fit-sizes", type=_sizes, default="128,1024,4096", help="fit shapes: candidates P")
     ap.add_argument("--configs", default="A1,A01,BBP", help="fit shapes: comma-separated, from " + ",".join(FIT_CONFIGS))
@@ -292,6 +307,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="< 3 min: shorter runs, smaller sizes")
     ap.add_argument("--no-reference", action="store_true", help="skip brainpy.state")
     ap.add_argument("--models", default="AdExIF,Gif", help="single sweep: comma-separated, from " + ",".join(PARAMS))
+    ap.add_argument("--engines", default=None,
+                    help="single sweep: comma-separated from auto, kernel, scan (default: kernel,scan on an "
+                         "accelerator, scan on CPU)")
     ap.add_argument("--unroll", type=int, default=None,
                     help="single sweep: inner-loop unroll (default: models.simulator.default_unroll of the backend)")
     args = ap.parse_args(argv)
@@ -306,7 +324,10 @@ def main(argv=None):
           f"precision: {brainstate.environ.dftype()}  unroll: {unroll}", flush=True)
     tables = [t for t in args.tables.split(",") if t]
     if "single" in tables:
-        single_table(args, sizes)
+        engines = [e for e in (args.engines or ("kernel,scan" if accel else "scan")).split(",") if e]
+        for e in engines:
+            resolve_engine(e, jax.default_backend())  # a wrong name fails before any timing
+        single_table(args, sizes, engines)
     if "fit" in tables:
         fit_table(args)
 

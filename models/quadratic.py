@@ -5,7 +5,7 @@ from __future__ import annotations
 import braintools
 import saiunit as u
 
-from ._base import Neuron, adaptation_step, args_of, dt_phi, exp_euler
+from ._base import Neuron, adaptation_step, args_of, dt_phi, exp_euler, exprel_fast
 from ._base import integrate_w as _integrate_w, reset_v as _reset_v, scaled_v as _scaled
 
 __all__ = ["QuaIF", "AdQuaIF", "AdQuaIFRef"]
@@ -23,7 +23,7 @@ def _prepare(p, dt):
 
 
 
-def _integrate_v(v, c, I, w=None):
+def _integrate_v(v, c, I, w=None, phi=dt_phi):
     """Exponential-Euler step of ``tau dV/dt = c (V - V_rest)(V - V_c) - R w + R I``."""
     drive = c["c"] * (v - c["V_rest"]) * (v - c["V_c"])
     if w is not None:
@@ -32,13 +32,26 @@ def _integrate_v(v, c, I, w=None):
     # df/dV in the operation order of reverse-mode autodiff (as the reference obtains it).
     inv_tau = 1.0 / c["tau"]
     J = c["c"] * (inv_tau * (v - c["V_c"])) + (c["c"] * (v - c["V_rest"])) * inv_tau
-    return exp_euler(v, f, dt_phi(c["dt"], J))
+    return exp_euler(v, f, phi(c["dt"], J))
+
+
+def _kernel_integrate_v(v, c, I, w=None):
+    """``_integrate_v`` with ``exprel`` from ``exp`` (saiunit's ``exprel`` has no Triton
+    lowering; ``exprel_fast`` agrees with it to a few ulp)."""
+    return _integrate_v(v, c, I, w, phi=lambda dt, J: dt * exprel_fast(dt * J))
 
 
 
 class _QuaBase(Neuron):
     prepare = staticmethod(_prepare)
     scaled = staticmethod(_scaled)
+
+    @classmethod
+    def kernel_step(cls, s, c, I, t, sp, hard):
+        if "w" not in cls.state_units:
+            v = _reset_v(s, c, sp, hard)
+            return {"V": _kernel_integrate_v(v, c, I)}, v
+        return adaptation_step(s, c, sp, hard, I, t, _kernel_integrate_v, _integrate_w, cls.has_refractory)
 
 
 class QuaIF(_QuaBase):

@@ -5,7 +5,9 @@ Quantities given as parameters are converted (``UnitError`` on a wrong dimension
 time loop is a ``lax.scan`` over the model's own ``step`` function (the one its object API
 uses), on the ``P * S`` neurons of a call as one vector (``_simloop``: layout, kernels;
 ``_compact``: spike buffer), so a call of P candidates x S sweeps runs about as fast as one
-sweep of ``P * S`` candidates.
+sweep of ``P * S`` candidates.  On GPU the default engine is instead one fused Pallas kernel
+with the time loop inside (``_kernel``); ``engine='scan'`` or ``'kernel'`` forces either (the
+kernel off GPU runs in Pallas interpret mode: exact, slow, for tests).
 
 Time convention: step ``i`` (0-based) consumes ``current[:, i]`` at time ``t = i * dt`` and
 produces the spike reported as step ``i`` (spike time ``i * dt``), exactly as calling
@@ -26,7 +28,19 @@ from ._simloop import CHUNK, V_RUNAWAY, build_run  # noqa: F401 (V_RUNAWAY: re-e
 from .registry import get_model
 from .units import to_plain
 
-__all__ = ["Simulator", "SimResult", "simulate"]
+__all__ = ["ENGINES", "Simulator", "SimResult", "resolve_engine", "simulate"]
+
+#: Simulation engines: ``auto`` (the fused kernel on GPU, the scan elsewhere), ``kernel``, ``scan``.
+ENGINES = ("auto", "kernel", "scan")
+
+
+def resolve_engine(engine: str, backend: str) -> str:
+    """The engine a call runs on ``backend``: ``auto`` is the kernel on GPU, the scan elsewhere."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if engine == "auto":
+        return "kernel" if backend == "gpu" else "scan"
+    return engine
 
 class SimResult(NamedTuple):
     """Output of ``Simulator``: spike steps ``[P, S, K]`` (ascending, padded with -1),
@@ -59,15 +73,24 @@ def default_unroll(backend: str, model=None) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend):
+def _compiled(model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend,
+              engine="scan"):
     """One jitted function per static configuration; JAX caches it per input shape."""
-    key = (model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend)
+    key = (model_name, free, fixed_items, init_items, dt, hard, max_spikes, record_v, unroll, dtype_name, backend,
+           engine)
 
     def traced():
         _TRACES[key] = _TRACES.get(key, 0) + 1
 
-    run = build_run(get_model(model_name), free, dict(fixed_items), dict(init_items), dt, hard, max_spikes,
-                    record_v, unroll, dtype_name, backend, on_trace=traced)
+    cls, fixed, init = get_model(model_name), dict(fixed_items), dict(init_items)
+    if engine == "kernel":
+        from ._kernel import build_kernel_run
+
+        run = build_kernel_run(cls, free, fixed, init, dt, hard, max_spikes, record_v, dtype_name,
+                               interpret=backend != "gpu", on_trace=traced)
+    else:
+        run = build_run(cls, free, fixed, init, dt, hard, max_spikes, record_v, unroll, dtype_name, backend,
+                        on_trace=traced)
     cpu = backend == "cpu"
     return jax.jit(lambda free_vals, current: SimResult(*run(free_vals, current)),
                    compiler_options=CPU_COMPILER_OPTIONS if cpu else None)
@@ -100,12 +123,17 @@ class Simulator:
         Unroll factor of the inner (per-chunk) step loop; default ``default_unroll`` of the
         JAX backend at the time of the call (the model's ``sim_cpu_unroll`` on CPU, a whole
         chunk on GPU/TPU).
+    engine : {'auto', 'kernel', 'scan'}
+        ``auto`` (default): the fused Pallas kernel on GPU, the ``lax.scan`` loop elsewhere;
+        ``kernel`` or ``scan`` forces either (the kernel off GPU runs in Pallas interpret mode).
     """
 
     def __init__(self, model, free: Sequence[str] = (), fixed: Mapping | None = None, *, dt,
                  spk_reset: str = "hard", max_spikes: int = 64, record_v: bool = False,
-                 init: Mapping | None = None, unroll: int | None = None):
+                 init: Mapping | None = None, unroll: int | None = None, engine: str = "auto"):
         cls = get_model(model)
+        resolve_engine(engine, "cpu")  # validates the name now
+        self.engine = engine
         units = cls.param_units
         self.model = cls.__name__
         self.free = tuple(free)
@@ -145,7 +173,8 @@ class Simulator:
         backend = jax.default_backend()
         unroll = default_unroll(backend, self.model) if self.unroll is None else self.unroll
         return (self.model, self.free, tuple(sorted(self.fixed.items())), tuple(sorted(self.init.items())),
-                self.dt, self.spk_reset == "hard", self.max_spikes, self.record_v, unroll, dtype, backend)
+                self.dt, self.spk_reset == "hard", self.max_spikes, self.record_v, unroll, dtype, backend,
+                resolve_engine(self.engine, backend))
 
     def _fn(self):
         key = self._key()

@@ -88,7 +88,7 @@ def evaluator_kwargs(spec) -> dict:
     return dict(model=spec.model.name, free=tuple(spec.params), fixed=fixed,
                 spk_reset=spec.model.spk_reset, objective=spec.objective,
                 batch_size=spec.search.batch_size, max_rate_hz=spec.model.max_rate_hz,
-                derived=dict(spec.model.derived), init=init)
+                derived=dict(spec.model.derived), init=init, engine=spec.resources.engine)
 
 
 def _cell_data(spec, cells: dict) -> tuple[dict, dict]:

@@ -129,7 +129,7 @@ class Evaluator:
                  spk_reset: str = "hard", objective: dict | None = None, batch_size: int = 256,
                  max_rate_hz: float = 200.0, name: str = "local",
                  cells: dict[str, CellData] | None = None, derived: dict[str, str] | None = None,
-                 init: dict[str, float] | None = None):
+                 init: dict[str, float] | None = None, engine: str = "auto"):
         from spikefit.scoring.objective import Objective
 
         use_compile_cache()
@@ -147,6 +147,7 @@ class Evaluator:
 
         self.derived = Derived(derived or {}, self.free, self.fixed)
         self.init = dict(init or {})
+        self.engine = engine
         self._cells: dict[str, CellData] = dict(cells or {})
         self._sims: dict[tuple, object] = {}
 
@@ -161,7 +162,8 @@ class Evaluator:
         if key not in self._sims:
             self._sims[key] = models.Simulator(
                 self.model, free=self.free + self.derived.names, fixed=self.fixed, dt=data.dt_ms,
-                spk_reset=self.spk_reset, max_spikes=k, record_v=record_v, init=self.init)
+                spk_reset=self.spk_reset, max_spikes=k, record_v=record_v, init=self.init,
+                engine=self.engine)
         return self._sims[key]
 
     # -- evaluation -------------------------------------------------------------------------

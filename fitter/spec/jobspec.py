@@ -86,6 +86,8 @@ class ResourceSpec(_Strict):
     address: str | None = None
     executor: Literal["ray", "local"] = "ray"  # local: in the driver's process, no Ray
     in_flight_per_worker: int = Field(default=2, ge=1)
+    # simulation engine: "auto" (the fused Pallas kernel on GPU, the scan loop elsewhere), or force one
+    engine: Literal["auto", "kernel", "scan"] = "auto"
 
 
 class JobSpec(_Strict):

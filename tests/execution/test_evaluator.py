@@ -208,3 +208,25 @@ def test_scoring_the_spiking_part_of_the_buffer_gives_the_full_buffers_scores(da
     for k in full.per_sweep:
         np.testing.assert_array_equal(trimmed.per_sweep[k], full.per_sweep[k])
     assert trimmed.valid.tolist() == full.valid.tolist() and trimmed.reasons == full.reasons
+
+
+def test_the_fused_kernel_scores_as_the_scan(ev, data):
+    """``resources.engine = "kernel"`` (the GPU default; here in Pallas interpret mode): same scores."""
+    kern = Evaluator("AdExIF", FREE, _fixed(FREE), batch_size=8, objective=OBJECTIVE, cells={"c": data},
+                     init={"V": -70.0}, engine="kernel")
+    rows = np.vstack([GOOD, DIVERGENT])
+    a, b = ev.evaluate("c", rows), kern.evaluate("c", rows)
+    np.testing.assert_array_equal(b.n_spikes, a.n_spikes)
+    np.testing.assert_array_equal(b.loss, a.loss)
+    assert b.valid.tolist() == a.valid.tolist() == [True, True, True, False] and b.reasons == a.reasons
+    for k in a.per_sweep:
+        np.testing.assert_array_equal(b.per_sweep[k], a.per_sweep[k])
+
+
+def test_engine_is_checked_by_the_job_spec(example_data):
+    job = {"name": "t", "model": {"name": "AdExIF"}, "params": {"tau": {"low": 5, "high": 50}},
+           "data": {"path": str(example_data), "format": "ibw"}, "resources": {"engine": "cuda"}}
+    with pytest.raises(Exception, match=r"resources\.engine"):
+        parse_job(job)
+    job["resources"]["engine"] = "kernel"
+    assert parse_job(job).resources.engine == "kernel"
