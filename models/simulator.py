@@ -17,6 +17,7 @@ produces the spike reported as step ``i`` (spike time ``i * dt``), exactly as ca
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Mapping, NamedTuple, Sequence
 
 import brainstate
@@ -134,6 +135,7 @@ class Simulator:
         cls = get_model(model)
         resolve_engine(engine, "cpu")  # validates the name now
         self.engine = engine
+        self._kernel_failed = False  # "auto" falls back to the scan for good if the kernel fails to compile
         units = cls.param_units
         self.model = cls.__name__
         self.free = tuple(free)
@@ -174,7 +176,7 @@ class Simulator:
         unroll = default_unroll(backend, self.model) if self.unroll is None else self.unroll
         return (self.model, self.free, tuple(sorted(self.fixed.items())), tuple(sorted(self.init.items())),
                 self.dt, self.spk_reset == "hard", self.max_spikes, self.record_v, unroll, dtype, backend,
-                resolve_engine(self.engine, backend))
+                "scan" if self._kernel_failed else resolve_engine(self.engine, backend))
 
     def _fn(self):
         key = self._key()
@@ -206,8 +208,17 @@ class Simulator:
         current = to_plain("current", current, "pA", allow_plain=True, where=self.model)
         if getattr(current, "ndim", 0) != 2:
             raise ValueError(f"current must have shape [S, T] (sweep, time) in pA, got shape {np.shape(current)}")
-        fn, _ = self._fn()
-        return fn(vals, current)
+        try:
+            return self._fn()[0](vals, current)
+        except Exception as e:  # the kernel's compilation on this device (inputs are checked above)
+            if self.engine != "auto" or self._key()[-1] != "kernel":
+                raise
+            warnings.warn(f"{self.model}: the fused simulation kernel failed on {jax.default_backend()} "
+                          f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                          "simulating with the scan loop instead (engine='scan' to skip the kernel)",
+                          RuntimeWarning, stacklevel=2)
+            self._kernel_failed = True
+            return self._fn()[0](vals, current)
 
 
 def simulate(model, current, dt, params: Mapping, fixed: Mapping | None = None, **kwargs) -> SimResult:

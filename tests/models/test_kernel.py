@@ -99,3 +99,31 @@ def test_lowers_to_one_triton_kernel(name):
     text = jax.jit(run).trace(free, jnp.zeros((S, T), jnp.float32)).lower(lowering_platforms=("cuda",)).as_text()
     calls = re.findall(r"custom_call @([\w$.]+)\(.*?grid_x = (\d+) : i32, grid_y = (\d+)", text)
     assert [(g_x, g_y) for target, g_x, g_y in calls if "triton" in target] == [(str(S), "3")]
+
+
+def test_auto_falls_back_to_the_scan_when_the_kernel_fails(monkeypatch):
+    """Stand-in for a GPU whose Triton compiler rejects the kernel (no GPU here): ``auto`` is made
+    to pick the kernel on CPU and the kernel's build to fail; the call warns once, answers with the
+    scan's result and keeps the scan from then on."""
+    from spikefit.models import _kernel, simulator
+
+    def broken(*a, **k):
+        raise RuntimeError("triton: out of resources")
+
+    monkeypatch.setattr(simulator, "resolve_engine", lambda engine, backend: "kernel" if engine == "auto" else engine)
+    monkeypatch.setattr(_kernel, "build_kernel_run", broken)
+    simulator._compiled.cache_clear()
+    try:
+        plain = random_params("LIF", 3, seed=1)
+        current = random_current(1, 100, seed=2).T
+        sim = models.Simulator("LIF", free=tuple(plain), dt=DT, max_spikes=8)
+        with pytest.warns(RuntimeWarning, match="fused simulation kernel failed.*out of resources"):
+            got = sim(plain, current)
+        want = models.Simulator("LIF", free=tuple(plain), dt=DT, max_spikes=8, engine="scan")(plain, current)
+        _assert_same_spikes(want, got)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _assert_same_spikes(want, sim(plain, current))
+    finally:
+        simulator._compiled.cache_clear()
