@@ -22,7 +22,7 @@ import numpy as np
 
 from spikefit.data.dataset import prepare_cells, split_holdout
 from spikefit.execution.evaluator import CellData, Evaluator
-from spikefit.execution.finish import finish
+from spikefit.execution.finish import finish, warm_final
 from spikefit.execution.passive import check_passive, passive_stage
 from spikefit.execution.loop import Clock, Run, drive
 from spikefit.execution.progress import Progress
@@ -186,6 +186,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         for ref in [pool.submit(key, mid) for key in cells for _ in range(len(pool))]:
             pool.result(ref)
         pool.warm([key for key in data if key not in cells], mid[0])  # held-out, validation: meanwhile
+        warming = warm_final(spec, cells, dict(zip(space.names, mid[0].tolist())), ev_kwargs)  # the driver's part
         clock.add("compile", time.perf_counter() - t0)
         candidates: dict[str, list[Choice]] = {c: [] for c in cells}
         batch_no = 0
@@ -212,6 +213,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                         candidates[cell].append(Choice(stage.name, seed, b.number, params, float(np.sum(b.values))))
         status = "complete"
         t0 = time.perf_counter()
+        warming.join()
         best = finish(spec, cells, candidates, pool, store, space, units=_all_units(spec),
                       defaults=_defaults(spec), derive=_deriver(spec), ev_kwargs=ev_kwargs)
         clock.add("final", time.perf_counter() - t0)

@@ -9,13 +9,52 @@ per-stimulus Gamma / Gamma_int to ``validation``.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from spikefit.execution.stepcheck import STEP_TOLERANCE, fine_step_scores
+from spikefit.execution.stepcheck import STEP_TOLERANCE, fine_spike_times, fine_step_scores
 from spikefit.scoring.validation import validation_rows
 from spikefit.search.stages import Choice, choose
 
-__all__ = ["score_holdout", "finish"]
+__all__ = ["score_holdout", "finish", "warm_final"]
+
+
+def warm_final(spec, cells: dict, params: dict, ev_kwargs: dict | None) -> threading.Thread:
+    """Compile, in a background thread of the driver, what :func:`finish` computes in this
+    process: the validation scores (Gamma and Gamma_int, jitted per shape) and the dt / 4
+    re-simulation of the step-size check. A fit simulates a few hundred neurons per step on one
+    core, so the compiler takes a core that would otherwise wait, and the run's end no longer
+    waits for it. ``params``: any candidate (the centre of the bounds); the results are dropped.
+    Join the thread before :func:`finish` (a failure here only means that finish compiles)."""
+    same_window = _same_window(spec)
+
+    def work():
+        for sets in cells.values():
+            if sets.validation is None or not sets.validation_sweeps:
+                continue
+            try:
+                val = sets.validation
+                recorded = [val.spike_steps[i][val.spike_steps[i] >= 0] * float(val.dt_ms)
+                            for i in range(len(sets.validation_sweeps))]
+                validation_rows(sets, recorded, dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
+                                same_window=same_window)
+                if ev_kwargs is not None:
+                    fine_spike_times(ev_kwargs, sets, params, ljp_mV=spec.data.ljp_mV)
+            except Exception:  # noqa: BLE001 (finish computes it again and reports what fails)
+                pass
+
+    thread = threading.Thread(target=work, name="spikefit-warm-final", daemon=True)
+    thread.start()
+    return thread
+
+
+def _same_window(spec) -> bool:
+    """Training and validation select the same time window (training repeats may count for Gamma_int)."""
+    if not spec.data.validation:
+        return False
+    return (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
+        spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms)
 
 
 def score_holdout(pool, cell: str, candidates: list[Choice], space) -> None:
@@ -78,8 +117,7 @@ def _validation(spec, cells, best: dict, val_times: dict, ev_kwargs: dict | None
     """The validation rows of every cell; with ``ev_kwargs``, each fit is also re-simulated at
     dt / 4 (:mod:`spikefit.execution.stepcheck`) and its ``best`` row gets
     ``validation_step_change`` and ``validation_step_dependent``."""
-    same_window = (spec.data.train.t_start_ms, spec.data.train.t_stop_ms) == (
-        spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms) if spec.data.validation else False
+    same_window = _same_window(spec)
     rows = []
     for cell, row in best.items():
         if cell not in val_times:

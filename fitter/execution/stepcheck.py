@@ -17,7 +17,7 @@ from spikefit.data.sweeps import make_batch
 from spikefit.execution.evaluator import CellData, Evaluator
 from spikefit.scoring.validation import validation_rows
 
-__all__ = ["FACTOR", "STEP_TOLERANCE", "fine_step_scores", "score_of"]
+__all__ = ["FACTOR", "STEP_TOLERANCE", "fine_spike_times", "fine_step_scores", "score_of"]
 
 FACTOR = 4
 STEP_TOLERANCE = 0.03
@@ -36,16 +36,23 @@ def score_of(row: dict, suffix: str = "") -> float:
     return row["ratio" + suffix] if gi == gi and gi >= MIN_GAMMA_INT else row["count_error" + suffix]
 
 
+def fine_spike_times(ev_kwargs: dict, sets, params: dict, *, ljp_mV: float, factor: int = FACTOR):
+    """``params`` simulated on ``sets.validation_sweeps`` at ``dt / factor``: (spike times in ms
+    per sweep, diverged). The simulation compiles once per shape: a first call (the driver's
+    background warm-up, :func:`spikefit.execution.finish.warm_final`) makes the later ones cheap."""
+    fine = make_batch(sets.validation_sweeps, dt_ms=float(sets.validation.dt_ms) / factor, ljp_mV=ljp_mV)
+    ev = Evaluator(**{**ev_kwargs, "batch_size": 1})
+    ev.add_cell("fine", CellData.from_batch(fine))
+    return ev.spike_times("fine", params)
+
+
 def fine_step_scores(ev_kwargs: dict, sets, params: dict, rows: list[dict], *, ljp_mV: float,
                      same_window: bool, factor: int = FACTOR) -> float:
     """Re-simulate ``params`` on ``sets.validation_sweeps`` at ``dt / factor``, add the fine
     scores to ``rows`` (the fit-step rows of :func:`~spikefit.scoring.validation.validation_rows`,
     in place) and return the largest absolute score change (nan when none is defined)."""
     dt = float(sets.validation.dt_ms)
-    fine = make_batch(sets.validation_sweeps, dt_ms=dt / factor, ljp_mV=ljp_mV)
-    ev = Evaluator(**{**ev_kwargs, "batch_size": 1})
-    ev.add_cell("fine", CellData.from_batch(fine))
-    times, diverged = ev.spike_times("fine", params)
+    times, diverged = fine_spike_times(ev_kwargs, sets, params, ljp_mV=ljp_mV, factor=factor)
     fine_rows = validation_rows(sets, times, dt_ms=dt, ljp_mV=ljp_mV, same_window=same_window)
     change = float("nan")
     for row, f in zip(rows, fine_rows):

@@ -81,3 +81,37 @@ def test_a_converged_fit_passes_and_a_coarse_step_fit_is_flagged():
     coarse = _sets(2.0)
     _, change = _check(coarse, {"tau": 2.5, "V_T": -50.0, "delta_T": 0.5}, 2.0)
     assert change > STEP_TOLERANCE
+
+
+def test_the_drivers_warm_up_leaves_the_end_of_run_nothing_to_compile():
+    """``finish.warm_final`` (run by the driver while the search runs) compiles the validation
+    scores and the dt / 4 re-simulation: the end-of-run calls on the chosen fit then trace
+    nothing, and give what an unwarmed run gives."""
+    from types import SimpleNamespace
+
+    from spikefit.execution.finish import warm_final
+    from spikefit.models import simulator
+    from spikefit.scoring.metrics import coincidence
+
+    rec = synthetic_adex_recording(n_sweeps=2, duration_ms=1300.0, dt_ms=0.2, seed=5)  # shapes no other test uses
+    sweeps = tuple(replace(s, stimulus="noise", repeat=i) for i, s in enumerate(rec.sweeps))
+    batch = make_batch(sweeps)
+    sets = CellSets("synthetic", batch, batch, sweeps, sweeps)
+    window = SimpleNamespace(t_start_ms=None, t_stop_ms=None)
+    spec = SimpleNamespace(data=SimpleNamespace(dt_ms=None, ljp_mV=0.0, train=window, validation=window))
+
+    def counts():
+        return sum(simulator._TRACES.values()), coincidence._gamma._cache_size(), coincidence._reliability._cache_size()
+
+    coincidence._gamma.clear_cache()  # shapes of earlier tests compile again: the warm-up has work to do
+    coincidence._reliability.clear_cache()
+    before = counts()
+    centre = {"tau": 30.0, "V_T": -52.0, "delta_T": 2.0}
+    warm_final(spec, {"synthetic": sets}, centre, _kwargs()).join()
+    warmed = counts()
+    assert all(w > b for w, b in zip(warmed, before))  # it really compiled each part
+    rows, change = _check(sets, {k: TRUE_ADEX[k] for k in FREE}, 0.2)
+    e_traces = counts()
+    # _check's own fit-step simulation is its only new trace (the validation cell at dt is not warmed here)
+    assert e_traces[1:] == warmed[1:] and e_traces[0] - warmed[0] <= 1
+    assert rows[0]["gamma_fine"] > 0.5 and change < STEP_TOLERANCE
