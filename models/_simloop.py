@@ -46,6 +46,7 @@ V_RUNAWAY = 1e4
 CHUNK = 31
 
 _U1 = np.uint32(1)
+_I0 = np.int32(0)
 
 
 #: The ``grid`` layout from this many neurons on (and at least ``GRID_MIN_P`` candidates, more
@@ -219,7 +220,7 @@ def build_run(cls, free, fixed, init, dt, hard, K, record_v, unroll, dtype, back
             cnt = jax.lax.population_count(word).astype(jnp.int32)
             buf, busy = (compact_dense if dense else compact_ranks)(lay, buf, word, n, ii[0], L, busy)
             if record_v:
-                Vbuf = jax.lax.dynamic_update_slice(Vbuf, lay.v_block(Vs), (0, 0, ii[0]))
+                Vbuf = jax.lax.dynamic_update_slice(Vbuf, lay.v_block(Vs), (_I0, _I0, ii[0]))  # int32 also under x64
             return ((ps, ls), prev, n + cnt, (buf, busy), bad, Vbuf), None
 
         steps = jnp.arange(T, dtype=jnp.int32)

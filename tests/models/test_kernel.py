@@ -88,15 +88,18 @@ def test_engine_choice():
         models.Simulator("LIF", dt=DT, engine="cuda")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
-def test_lowers_to_one_triton_kernel(name):
+def test_lowers_to_one_triton_kernel(name, dtype):
     """What a GPU runs: the kernel lowered for CUDA is one Triton call over [S, P / BLOCK] programs."""
     P, S, T = 3 * BLOCK - 1, 4, 64
     sim = models.Simulator(name, free=tuple(random_params(name, 1)), dt=DT)
-    run = build_kernel_run(get_model(name), sim.free, sim.fixed, sim.init, sim.dt, True, 32, True, "float32",
+    run = build_kernel_run(get_model(name), sim.free, sim.fixed, sim.init, sim.dt, True, 32, True, dtype,
                            interpret=False)
-    free = {k: jnp.zeros((P,), jnp.float32) for k in sim.free}
-    text = jax.jit(run).trace(free, jnp.zeros((S, T), jnp.float32)).lower(lowering_platforms=("cuda",)).as_text()
+    with jax.enable_x64(dtype == "float64"):
+        free = {k: jnp.zeros((P,), dtype) for k in sim.free}
+        text = jax.jit(run).trace(free, jnp.zeros((S, T), dtype)).lower(lowering_platforms=("cuda",)).as_text()
+    assert (f"tensor<{S}x{T}x{P}xf{dtype[-2:]}>" in text) and text.count("custom_call") == 1
     calls = re.findall(r"custom_call @([\w$.]+)\(.*?grid_x = (\d+) : i32, grid_y = (\d+)", text)
     assert [(g_x, g_y) for target, g_x, g_y in calls if "triton" in target] == [(str(S), "3")]
 
@@ -127,3 +130,22 @@ def test_auto_falls_back_to_the_scan_when_the_kernel_fails(monkeypatch):
             _assert_same_spikes(want, sim(plain, current))
     finally:
         simulator._compiled.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["ExpIF", "AdExIFRef", "AdQuaIF", "GifRef"])
+def test_kernel_equals_scan_in_float64(name):
+    """Float64 (where the soft-reset exponential models are well conditioned): the same spikes and
+    voltage, and the voltage recorded in float64 by both engines."""
+    import brainstate
+
+    old = brainstate.environ.get_precision()
+    brainstate.environ.set(precision=64)
+    try:
+        plain = random_params(name, 5, seed=11)
+        current = random_current(2, 300, seed=12).T
+        scan, kern = _both(name, plain, current, spk_reset="soft", max_spikes=24, record_v=True)
+        _assert_same_spikes(scan, kern)
+        assert kern.V.dtype == scan.V.dtype == np.float64
+        np.testing.assert_allclose(np.asarray(kern.V), np.asarray(scan.V), rtol=1e-12, atol=1e-9)
+    finally:
+        brainstate.environ.set(precision=old)
