@@ -4,7 +4,8 @@
    (``jobs/qsnmc2007_adex.toml``: AdExIFRef, 2 x 34 s training sweeps at 1 ms, batch 128, two
    global CMA-ES restarts and a local stage) and the quickstart; per phase: seconds and share
    of the wall time (compile, ask, tell, transport, simulate, score, write, final; "record" is
-   the writer thread, which overlaps the simulation).
+   the writer thread, which overlaps the simulation). Each run starts and stops its own
+   embedded Ray cluster, as ``spikefit run`` does: Ray's start (about 4 s here) is in "other".
 2. The driver's cost per trial (ask + tell + write + record) at batch 128, 1024 and 8192 on
    the challenge-A data (cmaes_batch, population = batch), a few generations each.
 
@@ -34,11 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("compile", "ask", "tell", "transport", "simulate", "score", "write", "final")
 
 
-def run(job: Path, out: Path, budget: int | None, **search) -> dict:
+def run(job: Path, out: Path, budget: int | None, *, own_cluster: bool = False, **search) -> dict:
+    """One fit of ``job``. ``own_cluster``: start (and stop) its own embedded Ray cluster, as
+    ``spikefit run`` does, so its wall time includes Ray's start; else reuse a running one."""
     spec = load_job(job, output=str(out), trials=budget)
     if search:
         spec = spec.model_copy(update={"search": spec.search.model_copy(update=search)})
-    s = fit_job(spec, progress=False, shutdown=False).summary
+    if own_cluster:
+        from spikefit.execution.workers import stop_ray
+
+        stop_ray()
+    s = fit_job(spec, progress=False, shutdown=own_cluster).summary
     return {"wall": s.wall_s, "trials": s.n_trials, **s.timing}
 
 
@@ -97,7 +104,7 @@ def main(argv=None) -> int:
             med = {}
             parts = set(args.parts.split(","))
             for name, job in (jobs.items() if "jobs" in parts else ()):
-                runs = [run(job, tmp / f"{job.stem}-{i}", args.trials) for i in range(args.repeats)]
+                runs = [run(job, tmp / f"{job.stem}-{i}", args.trials, own_cluster=True) for i in range(args.repeats)]
                 med[name] = median_of(runs)
                 print(phase_table(name, med[name]), flush=True)
             if "large" in parts:
