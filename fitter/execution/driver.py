@@ -185,7 +185,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)
         for ref in [pool.submit(key, mid) for key in cells for _ in range(len(pool))]:
             pool.result(ref)
-        pool.warm([key for key in data if key not in cells], mid[0])  # held-out, validation: meanwhile
+        pool.warm(list(data), mid[0])  # the end of the run's calls (traces, held-out, validation): meanwhile
         warming = warm_final(spec, cells, dict(zip(space.names, mid[0].tolist())), ev_kwargs)  # the driver's part
         clock.add("compile", time.perf_counter() - t0)
         candidates: dict[str, list[Choice]] = {c: [] for c in cells}

@@ -150,6 +150,7 @@ class Evaluator:
         self.engine = engine
         self._cells: dict[str, CellData] = dict(cells or {})
         self._sims: dict[tuple, object] = {}
+        self._served: set[str] = set()  # cells evaluated at least once (their batch call is compiled)
 
     # -- data -------------------------------------------------------------------------------
     def add_cell(self, key: str, data: CellData) -> None:
@@ -192,6 +193,7 @@ class Evaluator:
         if self.needs_voltage and data.V is None:
             raise ValueError(f"cell {key!r}: the objective needs the recorded voltage, but the sweeps have none")
         b, rows = params.shape[0], self.rows_per_call(key)
+        self._served.add(key)
         started = time.time()
         parts = [self._call(data, params[i:i + rows], rows) for i in range(0, max(b, 1), rows)]
         return BatchResult(loss=np.concatenate([p.loss for p in parts]),
@@ -250,13 +252,15 @@ class Evaluator:
 
     def warm(self, keys, row) -> threading.Thread:
         """Compile, in a background thread, what the end of a run needs on cells ``keys`` (their
-        scoring and the traces' voltage-recording simulation), one candidate ``row`` each, while
-        this evaluator serves batches: a fit simulates a few hundred neurons per step on one
-        core, so the compiler takes a core that would wait. Errors are left to the real calls."""
+        scoring, unless a batch was already evaluated there, and the traces' voltage-recording
+        simulation), one candidate ``row`` each, while this evaluator serves batches: a fit
+        simulates a few hundred neurons per step on one core, so the compiler takes a core that
+        would wait. Errors are left to the real calls."""
         def run():
             for key in keys:
                 try:
-                    self.evaluate(key, np.asarray(row, np.float32)[None, :])
+                    if key not in self._served:
+                        self.evaluate(key, np.asarray(row, np.float32)[None, :])
                     self.traces(key, dict(zip(self.free, np.asarray(row, float).tolist())))
                 except Exception:  # noqa: BLE001 - the same call raises again where it matters
                     pass

@@ -189,6 +189,25 @@ def test_warm_compiles_the_end_of_run_calls_in_the_background_without_changing_t
     assert [t.tolist() for t in times] == [t.tolist() for t in times0] and not diverged
 
 
+def test_warm_on_a_served_cell_compiles_only_its_traces(data):
+    """The driver warms the training cells too (for their traces): a cell that has already served
+    a batch is not simulated again as a batch, only the voltage-recording call is compiled."""
+    fixed = {**_fixed(FREE), "b": 0.5432}  # a configuration no other test compiles
+    ev = Evaluator("AdExIF", FREE, fixed, cells={"t": data}, batch_size=5, objective=OBJECTIVE, init={"V": -70.0})
+    ev.evaluate("t", GOOD)
+    batch_sim = {k: s.n_traces for k, s in ev._sims.items()}
+    calls = []
+    original = ev.evaluate
+    ev.evaluate = lambda *a, **k: calls.append(a) or original(*a, **k)
+    thread = ev.warm(["t"], GOOD[0])
+    thread.join(timeout=300)
+    assert not thread.is_alive() and calls == []
+    sims = {k: s.n_traces for k, s in ev._sims.items()}
+    assert sorted(k[2] for k in sims) == [False, True] and all(sims[k] == n for k, n in batch_sim.items())
+    ev.traces("t", dict(zip(FREE, GOOD[1].tolist())))
+    assert {k: s.n_traces for k, s in ev._sims.items()} == sims  # the traces call was compiled by warm
+
+
 def test_scoring_the_spiking_part_of_the_buffer_gives_the_full_buffers_scores(data, monkeypatch):
     """The scorer reads only the first score_slots(...) slots of the spike buffer (every spike of
     the call, the rest is padding): the same losses, per-sweep values and validity as scoring
