@@ -67,6 +67,10 @@ def build_kernel_run(cls, free, fixed, init, dt, hard, K, record_v, dtype, inter
             on_trace()
         P = free_vals[free[0]].shape[0] if free else 1
         S, T = current.shape
+        if T == 0:  # no step: nothing to launch (a zero-length block is not a kernel)
+            bad = any(not np.isfinite(v) for v in init.values())
+            return (jnp.full((P, S, K), -1, jnp.int32), jnp.zeros((P, S), jnp.int32), jnp.zeros((P, S), bool),
+                    jnp.full((P,), bad), jnp.zeros((P, S, 0), dtype) if record_v else None)
         B = _block(P)
         nb = -(-P // B)
         Pp = nb * B

@@ -54,6 +54,14 @@ def test_several_blocks_and_sweeps():
     assert kern.V is None and len(set(np.asarray(kern.n_spikes).ravel().tolist())) > 3
 
 
+def test_no_free_parameters_and_no_steps():
+    fixed = {"R": 0.1, "V_th": 10.0}
+    _assert_same_spikes(*_both("LIF", {}, np.full((2, 300), 500.0), fixed=fixed, max_spikes=4))
+    scan, kern = _both("LIF", {"tau": np.array([5.0, 9.0])}, np.zeros((3, 0)), record_v=True, max_spikes=4)
+    _assert_same_spikes(scan, kern)
+    assert kern.V.shape == scan.V.shape == (2, 3, 0)
+
+
 def test_full_buffer_keeps_the_first_spikes_and_counts_all():
     scan, kern = _both("LIF", {"tau": np.array([5.0, 5.0, 40.0])}, np.full((1, 500), 500.0),
                        fixed={"R": 0.1, "V_th": 10.0}, max_spikes=3)
