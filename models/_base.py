@@ -164,12 +164,6 @@ class Neuron(brainstate.nn.Dynamics):
     def fires(cls, s, c):
         return cls.scaled(s, c) >= 0
 
-    @classmethod
-    def kernel_step(cls, s, c, I, t, sp, hard):
-        """The fused kernel's step (``models._kernel``): ``sim_step``, unless a family replaces an
-        operation that Pallas cannot lower to Triton by an equivalent one."""
-        return cls.sim_step(s, c, I, t, sp, hard)
-
     def __init__(self, in_size, *, spk_fun, spk_reset, name, ref_var=False, **kwargs):
         super().__init__(in_size=in_size, name=name)
         if spk_reset not in ("soft", "hard"):

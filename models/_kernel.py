@@ -6,10 +6,9 @@ read once per step (one scalar for the whole block), and each spike is written s
 the spike buffer at the neuron's next free slot (a masked store; a full buffer only counts).
 The voltage, when asked, is written one row per step; nothing else of size ``T`` is written.
 
-The step is the model's own ``sim_step`` / ``fires`` (the functions the scan path runs;
-``kernel_step`` where an operation has no Triton lowering: the quadratic family's ``exprel``),
-so every model has a kernel and the two paths compute the same equations in the same order:
-the spikes are equal and ``V`` agrees to rounding (tests/models/test_kernel.py, run on CPU in
+The step is the model's own ``sim_step`` / ``fires`` (the functions the scan path runs), so
+every model has a kernel and the two paths compute the same equations in the same order: the
+spikes are equal and ``V`` agrees to rounding (tests/models/test_kernel.py, run on CPU in
 Pallas interpret mode).  The runaway test is the scan path's: ``|V|`` after the reset of every
 step (``sim_step``'s second output is exactly that), then a final check that the state is finite.
 
@@ -81,8 +80,8 @@ def build_kernel_run(cls, free, fixed, init, dt, hard, K, record_v, dtype, inter
         arrays, consts = _split_consts(cls.sim_prepare(p, dt_), dtype)
         keys = tuple(arrays)
         # bool constants travel as int32 (Triton has no bool memory type)
-        ins = [jnp.broadcast_to(jnp.asarray(arrays[k]).astype(jnp.int32 if arrays[k].dtype == bool else dtype),
-                                (Pp,)) for k in keys]
+        ins = [jnp.broadcast_to(arrays[k].astype(jnp.int32 if arrays[k].dtype == bool else dtype), (Pp,))
+               for k in keys]
         cur = jnp.asarray(current, dtype)
 
         def kernel(*refs):
@@ -103,7 +102,7 @@ def build_kernel_run(cls, free, fixed, init, dt, hard, K, record_v, dtype, inter
             def body(i, carry):
                 s, fired, n, bad = carry
                 t = i.astype(dtype) * dt_ if refr else None
-                new, v_post = cls.kernel_step(s, c, cur_ref[sw, i], t, jnp.where(fired, one, zero), hard)
+                new, v_post = cls.sim_step(s, c, cur_ref[sw, i], t, jnp.where(fired, one, zero), hard)
                 bad = bad | ~(jnp.abs(v_post) <= V_RUNAWAY)
                 s2 = {k: new[k] for k in names}
                 if refr:

@@ -35,9 +35,9 @@ def _integrate_v(v, c, I, w=None, phi=dt_phi):
     return exp_euler(v, f, phi(c["dt"], J))
 
 
-def _kernel_integrate_v(v, c, I, w=None):
-    """``_integrate_v`` with ``exprel`` from ``exp`` (saiunit's ``exprel`` has no Triton
-    lowering; ``exprel_fast`` agrees with it to a few ulp)."""
+# -- simulator path (both engines): ``exprel`` from ``exp`` (``exprel_fast``, as the exponential
+# family; agrees with saiunit's ``exprel`` to a few ulp, which has no Triton lowering) -------
+def _sim_integrate_v(v, c, I, w=None):
     return _integrate_v(v, c, I, w, phi=lambda dt, J: dt * exprel_fast(dt * J))
 
 
@@ -47,11 +47,11 @@ class _QuaBase(Neuron):
     scaled = staticmethod(_scaled)
 
     @classmethod
-    def kernel_step(cls, s, c, I, t, sp, hard):
+    def sim_step(cls, s, c, I, t, sp, hard):
         if "w" not in cls.state_units:
             v = _reset_v(s, c, sp, hard)
-            return {"V": _kernel_integrate_v(v, c, I)}, v
-        return adaptation_step(s, c, sp, hard, I, t, _kernel_integrate_v, _integrate_w, cls.has_refractory)
+            return {"V": _sim_integrate_v(v, c, I)}, v
+        return adaptation_step(s, c, sp, hard, I, t, _sim_integrate_v, _integrate_w, cls.has_refractory)
 
 
 class QuaIF(_QuaBase):
