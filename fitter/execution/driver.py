@@ -106,7 +106,7 @@ def _cell_data(spec, cells: dict) -> tuple[dict, dict]:
     return out, data
 
 
-def _pool(spec, executor: str, ev_kwargs: dict, data: dict):
+def _pool(spec, executor: str, ev_kwargs: dict, data: dict, shutdown: bool = True):
     if executor == "local":
         from spikefit.execution.local import LocalPool
 
@@ -116,8 +116,13 @@ def _pool(spec, executor: str, ev_kwargs: dict, data: dict):
     res = spec.resources
     workers.start_ray(res.address, num_cpus=None if res.address else max(res.workers * res.cpus_per_worker, 1),
                       num_gpus=None)
-    return workers.WorkerPool(res.workers, ev_kwargs, data, cpus_per_worker=res.cpus_per_worker,
-                              gpus_per_worker=res.gpus_per_worker), workers.stop_ray
+    try:
+        return workers.WorkerPool(res.workers, ev_kwargs, data, cpus_per_worker=res.cpus_per_worker,
+                                  gpus_per_worker=res.gpus_per_worker), workers.stop_ray
+    except BaseException:  # a signal or a failure while the workers start: the cluster is not left behind
+        if shutdown:
+            workers.stop_ray()
+        raise
 
 
 def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=None,
@@ -175,12 +180,13 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                           # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
                           "stimulus": {c: {"mode": spec.data.stimulus, "used": getattr(cells[c], "stimulus", "recorded")}
                                        for c in cells}})
-    pool, stop = _pool(spec, executor, ev_kwargs, data)
     clock = Clock()
-    store.update_manifest(startup_s=time.perf_counter() - t_start)
     status, best, studies = "failed", {}, {}
     writer = Writer()
+    pool = stop = warming = None
     try:
+        pool, stop = _pool(spec, executor, ev_kwargs, data, shutdown)  # a signal while the workers start: "interrupted"
+        store.update_manifest(startup_s=time.perf_counter() - t_start)
         t0 = time.perf_counter()  # compile once per worker and training set, outside the accounting
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)
         for ref in [pool.submit(key, mid) for key in cells for _ in range(len(pool))]:
@@ -223,6 +229,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
     finally:
         try:
             writer.close()  # told batches still queued are written, whatever stopped the run
+            if warming is not None:  # an interpreter exiting under a compiling daemon thread aborts
+                warming.join()
         finally:
             wall = time.perf_counter() - t_start
             counts = _counts(store)
@@ -236,7 +244,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                 if status != "failed":
                     raise
             finally:
-                pool.shutdown()
+                if pool is not None:
+                    pool.shutdown()
                 if shutdown and stop is not None:
                     stop()
     return RunSummary(output=output, status=status, n_trials=counts["COMPLETE"] + counts["FAIL"],

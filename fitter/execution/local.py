@@ -21,6 +21,7 @@ class LocalPool:
         self._ev = Evaluator(**evaluator_kwargs, name="local", cells=dict(cells))
         self._done: dict[int, object] = {}
         self._ids = itertools.count()
+        self._warming: list = []
 
     def __len__(self) -> int:
         return 1
@@ -40,7 +41,12 @@ class LocalPool:
         return self._ev.traces(cell, params)
 
     def warm(self, cells: list, row) -> None:
-        self._ev.warm(cells, row)
+        self._warming.append(self._ev.warm(cells, row))
 
     def shutdown(self) -> None:
+        # a compile still running in a daemon thread when the interpreter exits aborts the process
+        # (SIGABRT instead of the run's own exit status): wait for it, whatever stopped the run
+        for thread in self._warming:
+            thread.join()
+        self._warming.clear()
         self._done.clear()
