@@ -172,19 +172,19 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
     output = spec.output_dir()
     if overwrite:
         store.clear()
-    store.write_manifest({"job": spec.name, "fingerprint": spec.fingerprint(), "spec": spec.model_dump(),
-                          "job_file": spec.source, "key_order": _key_order(spec), "versions": versions(),
-                          "seed": spec.seed, "start": _now(), "end": None, "status": "running",
-                          "cells": sorted(cells), "objective_labels": labels, "executor": executor,
-                          "stages": [s.name for s in stages],
-                          # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
-                          "stimulus": {c: {"mode": spec.data.stimulus, "used": getattr(cells[c], "stimulus", "recorded")}
-                                       for c in cells}})
     clock = Clock()
     status, best, studies = "failed", {}, {}
     writer = Writer()
     pool = stop = warming = None
-    try:
+    try:  # from the manifest's first write on, whatever stops the run is recorded in it
+        store.write_manifest({"job": spec.name, "fingerprint": spec.fingerprint(), "spec": spec.model_dump(),
+                              "job_file": spec.source, "key_order": _key_order(spec), "versions": versions(),
+                              "seed": spec.seed, "start": _now(), "end": None, "status": "running",
+                              "cells": sorted(cells), "objective_labels": labels, "executor": executor,
+                              "stages": [s.name for s in stages],
+                              # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
+                              "stimulus": {c: {"mode": spec.data.stimulus,
+                                               "used": getattr(cells[c], "stimulus", "recorded")} for c in cells}})
         pool, stop = _pool(spec, executor, ev_kwargs, data, shutdown)  # a signal while the workers start: "interrupted"
         store.update_manifest(startup_s=time.perf_counter() - t_start)
         t0 = time.perf_counter()  # compile once per worker and training set, outside the accounting
@@ -235,11 +235,12 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
             wall = time.perf_counter() - t_start
             counts = _counts(store)
             try:
-                store.update_manifest(
-                    status=status, end=_now(), wall_s=wall, timing_s=clock.t, trials=counts,
-                    n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
-                    chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
-                                "why": r["chosen_by"]} for c, r in best.items()})
+                if store.has_manifest():  # not when the run stopped before its first write
+                    store.update_manifest(
+                        status=status, end=_now(), wall_s=wall, timing_s=clock.t, trials=counts,
+                        n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},
+                        chosen={c: {"stage": r["stage"], "seed": r["seed"], "trial": r["trial"],
+                                    "why": r["chosen_by"]} for c, r in best.items()})
             except OutputError:  # the disk is full or read-only: the manifest stays as it was
                 if status != "failed":
                     raise
