@@ -11,8 +11,9 @@ recorded repeat, averaged, and Gamma / Gamma_int (the data's intrinsic reliabili
     python bench/fit_quality.py --cases qsnmc2007_adex --trials 4096   # every stage: 4096 per seed
     python bench/fit_quality.py --quick            # 512 trials per stage and seed: a smoke test
 
-The last line is ``challenge A Gamma/Gamma_int: 00=<x> 11=<y>`` (the qsnmc2007_adex case, or
-the first challenge-A case run).
+The last line is ``challenge A Gamma/Gamma_int: 00=<x> 11=<y> (re-simulated at 0.1 ms: ...)``
+(the qsnmc2007_adex case, or the first challenge-A case run): the issue's targets are the scores
+at 0.1 ms.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "qsnmc2007_adex": ("jobs/qsnmc2007_adex.toml", True),
     "qsnmc2007_gif": ("jobs/qsnmc2007_gif.toml", True),
+    "qsnmc2007_choice": ("jobs/qsnmc2007_choice.toml", True),
     "gif_pozzorini_gif": ("jobs/gif_pozzorini_gif.toml", False),
     "bbp_l5pc_adex": ("jobs/bbp_l5pc_adex.toml", False),
 }
@@ -60,6 +62,9 @@ def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> 
                        **{k: float(np.nanmean([r[k] for r in report]))
                           for k in ("gamma", "gamma_int", "n_model", "n_data", "count_error", "ratio_fine")}}]
             report[0]["ratio"] = report[0]["gamma"] / report[0]["gamma_int"]
+        if challenge:  # the target's step: the chosen fit re-simulated at 0.1 ms, the current held
+            for r, ratio in zip(report, ratios_at_01ms(spec, best)):
+                r["ratio_01"] = ratio
         for r in report:
             rows.append({"case": name, "model": best["model"], "cell": best["cell"], **r, "wall_s": wall,
                          "trials": int((res.trials["cell"] == best["cell"]).sum()), "challenge": challenge,
@@ -67,13 +72,34 @@ def run_case(name: str, out: Path, trials: int | None, executor: str | None) -> 
     return rows
 
 
+def ratios_at_01ms(spec, best) -> list[float]:
+    """Gamma / Gamma_int per validation stimulus of the chosen fit ``best`` (a row of the run's
+    best table) re-simulated at 0.1 ms (the current held at the data's rate), in the order of
+    the run's validation report; the fit's own scores where it ran at 0.1 ms or finer."""
+    from spikefit.data.dataset import prepare_cells
+    from spikefit.execution.driver import evaluator_kwargs
+    from spikefit.execution.stepcheck import fine_spike_times
+    from spikefit.scoring.validation import validation_rows
+
+    variant = next(v for v in getattr(spec, "variants", [spec]) if v.model.name == best["model"])
+    sets = prepare_cells(variant)[best["cell"]]
+    dt = float(sets.validation.dt_ms)
+    params = {k: float(best[k]) for k in best["free_parameters"]}
+    factor = max(int(round(dt / 0.1)), 1)
+    times, _ = fine_spike_times(evaluator_kwargs(variant), sets, params, ljp_mV=variant.data.ljp_mV, factor=factor)
+    same = (variant.data.train.t_start_ms, variant.data.train.t_stop_ms) == (
+        variant.data.validation.t_start_ms, variant.data.validation.t_stop_ms)
+    return [r["ratio"] for r in validation_rows(sets, times, dt_ms=dt, ljp_mV=variant.data.ljp_mV, same_window=same)]
+
+
 def table(rows: list[dict]) -> str:
-    head = f"{'case':<20} {'model':<9} {'cell':<16} {'stim':<10} {'Gamma':>6} {'G_int':>6} {'G/G_int':>7} {'at dt/4':>7} " \
+    head = f"{'case':<20} {'model':<9} {'cell':<16} {'stim':<10} {'Gamma':>6} {'G_int':>6} {'G/G_int':>7} {'at dt/4':>7} {'0.1 ms':>7} " \
            f"{'n_mod/n_dat':>11} {'cnt err':>7} {'wall s':>7} {'trials':>7}"
     out = [head, "-" * len(head)]
     for r in rows:
         out.append(f"{r['case']:<20} {r['model']:<9} {str(r['cell'])[:16]:<16} {str(r['stimulus'])[:10]:<10} "
                    f"{r['gamma']:6.3f} {r['gamma_int']:6.3f} {r['ratio']:7.3f} {r.get('ratio_fine', float('nan')):7.3f} "
+                   f"{r.get('ratio_01', float('nan')):7.3f} "
                    f"{r['n_model']:5.0f}/{r['n_data']:<5.0f} {r['count_error']:7.3f} {r['wall_s']:7.0f} {r['trials']:7d}")
     return "\n".join(out)
 
@@ -111,8 +137,11 @@ def main(argv=None) -> int:
               f"{held[win][0]} ({win}); held-out loss " + ", ".join(f"{m} {v:.4f}" for m, v in held.values()))
     if ch:
         first = ch[0]["case"]
-        by = {str(r["stimulus"]): r["ratio"] for r in ch if r["case"] == first}
-        print(f"challenge A Gamma/Gamma_int: 00={by.get('00', float('nan')):.3f} 11={by.get('11', float('nan')):.3f}")
+        nan = float("nan")
+        by = {str(r["stimulus"]): (r["ratio"], r.get("ratio_01", nan)) for r in ch if r["case"] == first}
+        s00, s11 = by.get("00", (nan, nan)), by.get("11", (nan, nan))
+        print(f"challenge A Gamma/Gamma_int: 00={s00[0]:.3f} 11={s11[0]:.3f} "
+              f"(re-simulated at 0.1 ms: 00={s00[1]:.3f} 11={s11[1]:.3f}, mean {(s00[1] + s11[1]) / 2:.3f})")
     return 0
 
 

@@ -235,7 +235,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
             wall = time.perf_counter() - t_start
             counts = _counts(store)
             try:
-                if store.has_manifest():  # not when the run stopped before its first write
+                if store.has("manifest.json"):  # not when the run stopped before its first write
                     store.update_manifest(
                         status=status, end=_now(), wall_s=wall, timing_s=clock.t, trials=counts,
                         n_trials={f"{c}/{st}/{sd}": s.n_trials for (c, st, sd), s in studies.items()},

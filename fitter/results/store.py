@@ -260,13 +260,9 @@ class ResultStore:
         self._write_bytes(target, lambda sink: sink.write(data))
         return target
 
-    def has_manifest(self) -> bool:
-        """Whether ``manifest.json`` exists (a run wrote it)."""
-        return self._exists(self.path("manifest.json"))
-
     def update_manifest(self, **changes: Any) -> dict[str, Any]:
         """Read the manifest (empty if none), apply ``changes``, write it back; return it."""
-        manifest = self.read_manifest() if self.has_manifest() else {}
+        manifest = self.read_manifest() if self.has("manifest.json") else {}
         manifest.update(changes)
         self.write_manifest(manifest)
         return manifest
