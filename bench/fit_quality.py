@@ -78,6 +78,7 @@ def ratios_at_01ms(spec, best) -> list[float]:
     the run's validation report; the fit's own scores where it ran at 0.1 ms or finer."""
     from spikefit.data.dataset import prepare_cells
     from spikefit.execution.driver import evaluator_kwargs
+    from spikefit.execution.finish import same_window
     from spikefit.execution.stepcheck import fine_spike_times
     from spikefit.scoring.validation import validation_rows
 
@@ -87,9 +88,8 @@ def ratios_at_01ms(spec, best) -> list[float]:
     params = {k: float(best[k]) for k in best["free_parameters"]}
     factor = max(int(round(dt / 0.1)), 1)
     times, _ = fine_spike_times(evaluator_kwargs(variant), sets, params, ljp_mV=variant.data.ljp_mV, factor=factor)
-    same = (variant.data.train.t_start_ms, variant.data.train.t_stop_ms) == (
-        variant.data.validation.t_start_ms, variant.data.validation.t_stop_ms)
-    return [r["ratio"] for r in validation_rows(sets, times, dt_ms=dt, ljp_mV=variant.data.ljp_mV, same_window=same)]
+    rows = validation_rows(sets, times, dt_ms=dt, ljp_mV=variant.data.ljp_mV, same_window=same_window(variant))
+    return [r["ratio"] for r in rows]
 
 
 def table(rows: list[dict]) -> str:

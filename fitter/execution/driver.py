@@ -229,8 +229,6 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
     finally:
         try:
             writer.close()  # told batches still queued are written, whatever stopped the run
-            if warming is not None:  # an interpreter exiting under a compiling daemon thread aborts
-                warming.join()
         finally:
             wall = time.perf_counter() - t_start
             counts = _counts(store)
@@ -245,6 +243,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                 if status != "failed":
                     raise
             finally:
+                if warming is not None:  # an interpreter exiting under a compiling daemon thread aborts
+                    warming.join()
                 if pool is not None:
                     pool.shutdown()
                 if shutdown and stop is not None:

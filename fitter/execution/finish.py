@@ -17,7 +17,7 @@ from spikefit.execution.stepcheck import STEP_TOLERANCE, fine_spike_times, fine_
 from spikefit.scoring.validation import validation_rows
 from spikefit.search.stages import Choice, choose
 
-__all__ = ["score_holdout", "finish", "warm_final"]
+__all__ = ["score_holdout", "finish", "warm_final", "same_window"]
 
 
 def warm_final(spec, cells: dict, params: dict, ev_kwargs: dict | None) -> threading.Thread:
@@ -27,7 +27,7 @@ def warm_final(spec, cells: dict, params: dict, ev_kwargs: dict | None) -> threa
     core, so the compiler takes a core that would otherwise wait, and the run's end no longer
     waits for it. ``params``: any candidate (the centre of the bounds); the results are dropped.
     Join the thread before :func:`finish` (a failure here only means that finish compiles)."""
-    same_window = _same_window(spec)
+    same = same_window(spec)
 
     def work():
         for sets in cells.values():
@@ -38,7 +38,7 @@ def warm_final(spec, cells: dict, params: dict, ev_kwargs: dict | None) -> threa
                 recorded = [val.spike_steps[i][val.spike_steps[i] >= 0] * float(val.dt_ms)
                             for i in range(len(sets.validation_sweeps))]
                 validation_rows(sets, recorded, dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
-                                same_window=same_window)
+                                same_window=same)
                 if ev_kwargs is not None:
                     fine_spike_times(ev_kwargs, sets, params, ljp_mV=spec.data.ljp_mV)
             except Exception:  # noqa: BLE001 (finish computes it again and reports what fails)
@@ -49,7 +49,7 @@ def warm_final(spec, cells: dict, params: dict, ev_kwargs: dict | None) -> threa
     return thread
 
 
-def _same_window(spec) -> bool:
+def same_window(spec) -> bool:
     """Training and validation select the same time window (training repeats may count for Gamma_int)."""
     if not spec.data.validation:
         return False
@@ -117,17 +117,17 @@ def _validation(spec, cells, best: dict, val_times: dict, ev_kwargs: dict | None
     """The validation rows of every cell; with ``ev_kwargs``, each fit is also re-simulated at
     dt / 4 (:mod:`spikefit.execution.stepcheck`) and its ``best`` row gets
     ``validation_step_change`` and ``validation_step_dependent``."""
-    same_window = _same_window(spec)
+    same = same_window(spec)
     rows = []
     for cell, row in best.items():
         if cell not in val_times:
             continue
         cell_rows = validation_rows(cells[cell], val_times[cell], dt_ms=spec.data.dt_ms, ljp_mV=spec.data.ljp_mV,
-                                    same_window=same_window)
+                                    same_window=same)
         if ev_kwargs is not None and cell_rows:
             params = {n: row[n] for n in row["free_parameters"]}
             change = fine_step_scores(ev_kwargs, cells[cell], params, cell_rows, ljp_mV=spec.data.ljp_mV,
-                                      same_window=same_window)
+                                      same_window=same)
             row["validation_step_change"] = change
             row["validation_step_dependent"] = bool(change > STEP_TOLERANCE)  # nan (no score defined): not flagged
         rows += [{"job": spec.name, "cell": cell, "model": spec.model.name, **r} for r in cell_rows]
