@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikefit.data.dataset import prepare_cells, split_holdout
+from spikefit.data.sweeps import make_batch
 from spikefit.execution.evaluator import CellData, Evaluator
 from spikefit.execution.finish import finish, warm_final
 from spikefit.execution.passive import check_passive, passive_stage
-from spikefit.execution.loop import Clock, Run, drive
+from spikefit.execution.loop import Clock, Run, drive, stage_key
 from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
 from spikefit.errors import OutputError, SpikefitError
@@ -92,8 +93,10 @@ def evaluator_kwargs(spec) -> dict:
 
 
 def _cell_data(spec, cells: dict) -> tuple[dict, dict]:
-    """The cells (training cropped when a held-out segment is asked) and the workers' data."""
+    """The cells (training cropped when a held-out segment is asked) and the workers' data:
+    training (also at each stage's own step), held-out and validation sweeps."""
     data, out = {}, {}
+    stages = [s for s in plan(spec.search, spec.seed) if not s.passive]
     for c, sets in cells.items():
         if spec.search.holdout_ms:
             sets, hold = split_holdout(sets, spec.search.holdout_ms, dt_ms=spec.data.dt_ms,
@@ -101,6 +104,11 @@ def _cell_data(spec, cells: dict) -> tuple[dict, dict]:
             data[f"{c}/holdout"] = CellData.from_batch(hold)
         out[c] = sets
         data[c] = CellData.from_batch(sets.train)
+        for stage in stages:
+            key = stage_key(c, stage, float(sets.train.dt_ms))
+            if key not in data:
+                data[key] = CellData.from_batch(make_batch(sets.train_sweeps, dt_ms=stage.dt_ms,
+                                                           ljp_mV=spec.data.ljp_mV))
         if sets.validation is not None:
             data[f"{c}/validation"] = CellData.from_batch(sets.validation)
     return out, data
@@ -182,6 +190,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                               "seed": spec.seed, "start": _now(), "end": None, "status": "running",
                               "cells": sorted(cells), "objective_labels": labels, "executor": executor,
                               "stages": [s.name for s in stages],
+                              # per stage with trials: the step it simulates at (ms)
+                              "stage_dt_ms": {s.name: s.dt_ms or _job_dt(spec, cells) for s in stages if not s.passive},
                               # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
                               "stimulus": {c: {"mode": spec.data.stimulus,
                                                "used": getattr(cells[c], "stimulus", "recorded")} for c in cells}})
@@ -189,7 +199,8 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
         store.update_manifest(startup_s=time.perf_counter() - t_start)
         t0 = time.perf_counter()  # compile once per worker and training set, outside the accounting
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)
-        for ref in [pool.submit(key, mid) for key in cells for _ in range(len(pool))]:
+        first = {stage_key(c, next(s for s in stages if not s.passive), float(cells[c].train.dt_ms)) for c in cells}
+        for ref in [pool.submit(key, mid) for key in sorted(first) for _ in range(len(pool))]:
             pool.result(ref)
         pool.warm(list(data), mid[0])  # the end of the run's calls (traces, held-out, validation): meanwhile
         warming = warm_final(spec, cells, dict(zip(space.names, mid[0].tolist())), ev_kwargs)  # the driver's part
@@ -254,6 +265,10 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                       n_study=sum(s.n_trials for s in studies.values()))
 
 
+def _job_dt(spec, cells: dict) -> float:
+    return float(spec.data.dt_ms or next(iter(cells.values())).train.dt_ms)
+
+
 def _key_order(spec) -> dict[str, list[str]]:
     """The spec's tables whose order matters (the search space's parameters), as the manifest
     stores its keys sorted: ``spikefit resume`` puts them back in this order."""
@@ -284,7 +299,8 @@ def _open_studies(spec, stages, cells, passive, space, store, directions, output
         later = stage.local and stage.sampler != "cmaes_batch"
         out[stage.name] = {(cell, seed): Run(cell, stage.name, seed, None if later else _open_study(
             spec, stages, stage, cell, seed, spaces[cell], _centre(spaces[cell]) if stage.local else None,
-            directions, output), stage.trials, spaces[cell]) for cell in cells for seed in stage.seeds}
+            directions, output), stage.trials, spaces[cell], stage_key(cell, stage, float(cells[cell].train.dt_ms)))
+            for cell in cells for seed in stage.seeds}
     return out
 
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from spikefit.execution.stepcheck import STEP_TOLERANCE, fine_spike_times, fine_step_scores
 from spikefit.scoring.validation import validation_rows
-from spikefit.search.stages import Choice, choose
+from spikefit.execution.loop import stage_key
+from spikefit.search.stages import Choice, choose, plan
 
 __all__ = ["score_holdout", "finish", "warm_final", "same_window"]
 
@@ -57,14 +58,26 @@ def same_window(spec) -> bool:
         spec.data.validation.t_start_ms, spec.data.validation.t_stop_ms)
 
 
+def _evaluate(pool, key: str, candidates: list[Choice], space):
+    x = np.array([[c.params[n] for n in space.names] for c in candidates], np.float32)
+    return pool.result(pool.submit(key, x))
+
+
 def score_holdout(pool, cell: str, candidates: list[Choice], space) -> None:
     """Fill each candidate's held-out loss and scores (one batch on ``<cell>/holdout``)."""
-    x = np.array([[c.params[n] for n in space.names] for c in candidates], np.float32)
-    r = pool.result(pool.submit(f"{cell}/holdout", x))
+    r = _evaluate(pool, f"{cell}/holdout", candidates, space)
     loss = np.asarray(r.loss)
     for i, c in enumerate(candidates):
         c.holdout_loss = float(np.sum(loss[i]))
         c.holdout_scores = {k: float(np.mean(np.asarray(v)[i])) for k, v in r.per_sweep.items()}
+
+
+def score_train(pool, cell: str, candidates: list[Choice], space) -> None:
+    """Each candidate's training loss at the job's own step (one batch on ``<cell>``), for a
+    choice among stages that simulated at other steps."""
+    loss = np.asarray(_evaluate(pool, cell, candidates, space).loss)
+    for i, c in enumerate(candidates):
+        c.train_loss = float(np.sum(loss[i]))
 
 
 def finish(spec, cells: dict, candidates: dict[str, list[Choice]], pool, store, space, *, units: dict,
@@ -83,6 +96,9 @@ def finish(spec, cells: dict, candidates: dict[str, list[Choice]], pool, store, 
             continue
         if holdout:
             score_holdout(pool, cell, candidates[cell], space)
+        elif len({stage_key(cell, s, float(sets.train.dt_ms)) for s in plan(spec.search, spec.seed)
+                  if not s.passive}) > 1:  # stages at other steps: compare their bests at the job's
+            score_train(pool, cell, candidates[cell], space)
         chosen, why = choose(candidates[cell], holdout)
         params = dict(chosen.params)
         x = np.array([[params[n] for n in space.names]], np.float32)

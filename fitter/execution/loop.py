@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Clock", "Run", "drive", "resume", "told", "trial_columns"]
+__all__ = ["Clock", "Run", "drive", "resume", "told", "trial_columns", "stage_key"]
 
 
 class Clock:
@@ -44,6 +44,14 @@ class Run:
     study: object  # spikefit.search.study.Study
     budget: int
     space: object = None  # the cell's bounds (spikefit.search.space.SearchSpace), for a study opened later
+    data: str | None = None  # the workers' data it trains on (default ``cell``; a stage's own step: ``cell@<dt>ms``)
+
+
+def stage_key(cell: str, stage, job_dt_ms: float) -> str:
+    """The workers' data a stage trains on: the cell's training sweeps at the stage's step."""
+    if stage.dt_ms is None or abs(stage.dt_ms - job_dt_ms) < 1e-9 * job_dt_ms:
+        return cell
+    return f"{cell}@{stage.dt_ms:g}ms"
 
 
 def resume(runs: dict, store) -> dict:
@@ -95,7 +103,7 @@ def drive(spec, runs: dict, pool, store, space, clock: Clock, bar, writer, *, ba
             if not len(numbers):
                 break
             batch_no += 1
-            ref = pool.submit(run.cell, x.astype(np.float32))
+            ref = pool.submit(run.data or run.cell, x.astype(np.float32))
             in_flight[ref] = (key, numbers, x, batch_no, time.time())
             asked[key] += len(numbers)
         if not in_flight:

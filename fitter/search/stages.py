@@ -33,6 +33,7 @@ class Stage:
     passive: bool = False  # fits R, tau, V_rest from sub-threshold data (spikefit.search.passive): no study
     tolerance: float = 0.15
     v_tolerance_mV: float = 2.0
+    dt_ms: float | None = None  # the step it simulates at; None: the job's (``[data] dt_ms``)
 
 
 @dataclass
@@ -54,7 +55,7 @@ def plan(search, job_seed: int) -> list[Stage]:
         return [Stage(DEFAULT_STAGE, search.trials, (job_seed,), search.sampler, dict(search.options))]
     return [Stage(s.name, s.trials or 0, tuple(job_seed * 1000 + x for x in s.seeds), s.sampler or search.sampler,
                   {**(search.options if (s.sampler or search.sampler) == search.sampler else {}), **s.options},
-                  s.local, s.sigma0, s.passive, s.tolerance, s.v_tolerance_mV)
+                  s.local, s.sigma0, s.passive, s.tolerance, s.v_tolerance_mV, s.dt_ms)
             for s in search.stages]
 
 

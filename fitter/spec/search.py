@@ -29,6 +29,11 @@ class StageSpec(_Strict):
     samples of the training sweeps (:mod:`spikefit.search.passive`); the later stages search R
     and tau within a factor ``1 +/- tolerance`` of its estimates and V_rest within
     ``v_tolerance_mV``.
+
+    ``dt_ms``: the step this stage simulates at (default ``[data] dt_ms``), the current held at
+    the data's rate. A coarse step for the global stages and the job's own step for a local
+    stage is a coarse-to-fine search: the wide search runs where a trial is cheap, the
+    refinement (and every score the fit reports) at the step the model is meant for.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -41,12 +46,15 @@ class StageSpec(_Strict):
     passive: bool = False
     tolerance: float = Field(default=0.15, gt=0, le=10)
     v_tolerance_mV: float = Field(default=2.0, gt=0)
+    dt_ms: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _trials_or_passive(self) -> "StageSpec":
         if self.passive and (self.trials is not None or self.local):
             raise ValueError(f"stage {self.name!r}: a passive stage has no trials and is not local (it fits "
                              "R, tau and V_rest directly); remove 'trials'/'local'")
+        if self.passive and self.dt_ms is not None:
+            raise ValueError(f"stage {self.name!r}: a passive stage simulates nothing; remove 'dt_ms'")
         if not self.passive and self.trials is None:
             raise ValueError(f"stage {self.name!r}: expected 'trials' (a positive integer, the budget per seed)")
         return self

@@ -4,6 +4,7 @@ held-out end of the training sweeps, and the validation report."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -126,3 +127,55 @@ def test_optuna_study_and_trials_table_agree_trial_for_trial(staged):
     trials = store.read_trials()
     for (stage, seed), rows in trials.groupby(["stage", "seed"]):
         study_agrees_with_table(store.path("study.journal"), f"stages.synthetic.{stage}.{seed}", rows, FREE)
+
+
+@pytest.fixture(scope="module")
+def coarse_to_fine(tmp_path_factory):
+    """Global stages at 0.5 ms, the local stage at the job's 0.1 ms, no held-out segment."""
+    tmp = tmp_path_factory.mktemp("c2f")
+    rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
+    sweeps = [replace(rec.sweeps[0], stimulus="n", repeat=i, sweep_id=f"n-{i}") for i in range(2)]
+    table = write_sweep_table(replace(rec, sweeps=tuple(sweeps)), tmp / "syn.parquet")
+    spec = _job(tmp, table, holdout_ms=None, stages=[
+        {"name": "global", "trials": 64, "seeds": [0, 1], "dt_ms": 0.5},
+        {"name": "local", "trials": 64, "seeds": [100], "local": True, "sigma0": 0.05}])
+    summary = run_job(spec, progress=False)
+    return spec, summary, ResultStore(spec.output_dir())
+
+
+def _losses_at(spec, dt_ms: float, frame) -> np.ndarray:
+    """``frame``'s candidates scored independently on the training sweeps simulated at ``dt_ms``."""
+    from spikefit.data.sweeps import make_batch
+
+    (_, sets), = prepare_cells(spec).items()
+    data = CellData.from_batch(make_batch(sets.train_sweeps, dt_ms=dt_ms))
+    ev = Evaluator(**{**evaluator_kwargs(spec), "cells": {"train": data}})
+    return np.asarray(ev.evaluate("train", frame[list(FREE)].to_numpy(np.float32)).loss, float)
+
+
+def test_each_stage_simulates_at_its_own_step(coarse_to_fine):
+    spec, summary, store = coarse_to_fine
+    trials = store.read_trials()
+    assert summary.status == "complete" and len(trials) == 3 * 64
+    for stage, dt in (("global", 0.5), ("local", 0.1)):
+        rows = trials[(trials.stage == stage) & (trials.state == "COMPLETE")].head(16)
+        other = 0.1 if dt == 0.5 else 0.5
+        np.testing.assert_allclose(rows.loss.to_numpy(float), _losses_at(spec, dt, rows), rtol=1e-5)
+        assert not np.allclose(rows.loss.to_numpy(float), _losses_at(spec, other, rows), rtol=1e-3)
+
+
+def test_choice_among_steps_is_made_at_the_jobs_step(coarse_to_fine):
+    spec, _, store = coarse_to_fine
+    best = store.read_best().iloc[0]
+    trials = store.read_trials()
+    per_study = (trials[trials.state == "COMPLETE"].sort_values(["loss", "trial"]).groupby(["stage", "seed"])
+                 .head(1).sort_values(["stage", "seed"]))
+    at_job_step = dict(zip(zip(per_study.stage, per_study.seed), _losses_at(spec, 0.1, per_study)))
+    chosen = min(at_job_step, key=at_job_step.get)
+    assert (best.stage, best.seed) == chosen and best.chosen_by.startswith("lowest training loss")
+    assert best.train_loss == pytest.approx(at_job_step[chosen], rel=1e-5)
+    # the losses the choice names (what the user reads) are every candidate's at 0.1 ms
+    named = {tuple(k.split("/")): float(v) for k, v in re.findall(r"(\w+/\d+)=([0-9.]+)", best.chosen_by)}
+    assert len(named) == len(at_job_step) - 1
+    for (stage, seed), loss in named.items():
+        assert loss == pytest.approx(at_job_step[(stage, int(seed))], abs=1e-4)

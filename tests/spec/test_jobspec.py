@@ -287,3 +287,21 @@ def test_every_shipped_job_parses(job):
     for v in variants:
         assert v.free_bounds() and v.search.total_trials() > 0
     assert len({v.output_dir() for v in variants}) == len(variants)
+
+
+@pytest.mark.parametrize(("stage", "expected"), [
+    ({"name": "p", "passive": True, "dt_ms": 1.0}, "a passive stage simulates nothing; remove 'dt_ms'"),
+    ({"name": "g", "trials": 64, "dt_ms": 0.0}, "dt_ms"),
+])
+def test_stage_step_is_checked(raw, stage, expected):
+    raw["search"] = {"stages": [stage, {"name": "g2", "trials": 64}]}
+    msg = _err(raw)
+    assert expected in msg, msg
+
+
+def test_stage_step_reaches_the_plan(raw):
+    from spikefit.search.stages import plan
+
+    raw["search"] = {"stages": [{"name": "g", "trials": 64, "dt_ms": 1.0}, {"name": "l", "trials": 32, "local": True}]}
+    spec = parse_job(raw, source="job.toml", base_dir=REPO / "jobs")
+    assert [s.dt_ms for s in plan(spec.search, spec.seed)] == [1.0, None]
