@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikefit.data.dataset import prepare_cells, split_holdout
-from spikefit.data.sweeps import make_batch
-from spikefit.execution.evaluator import CellData, Evaluator
+from spikefit.execution.evaluator import Evaluator
 from spikefit.execution.finish import finish, warm_final
 from spikefit.execution.passive import check_passive, passive_stage
 from spikefit.execution.loop import Clock, Run, drive, stage_key
+from spikefit.execution.startup import cell_data, load_while_ray_starts, start_pool
 from spikefit.execution.progress import Progress
 from spikefit.execution.writer import Writer
 from spikefit.errors import OutputError, SpikefitError
@@ -92,47 +91,6 @@ def evaluator_kwargs(spec) -> dict:
                 derived=dict(spec.model.derived), init=init, engine=spec.resources.engine)
 
 
-def _cell_data(spec, cells: dict) -> tuple[dict, dict]:
-    """The cells (training cropped when a held-out segment is asked) and the workers' data:
-    training (also at each stage's own step), held-out and validation sweeps."""
-    data, out = {}, {}
-    stages = [s for s in plan(spec.search, spec.seed) if not s.passive]
-    for c, sets in cells.items():
-        if spec.search.holdout_ms:
-            sets, hold = split_holdout(sets, spec.search.holdout_ms, dt_ms=spec.data.dt_ms,
-                                       ljp_mV=spec.data.ljp_mV)
-            data[f"{c}/holdout"] = CellData.from_batch(hold)
-        out[c] = sets
-        data[c] = CellData.from_batch(sets.train)
-        for stage in stages:
-            key = stage_key(c, stage, float(sets.train.dt_ms))
-            if key not in data:
-                data[key] = CellData.from_batch(make_batch(sets.train_sweeps, dt_ms=stage.dt_ms,
-                                                           ljp_mV=spec.data.ljp_mV))
-        if sets.validation is not None:
-            data[f"{c}/validation"] = CellData.from_batch(sets.validation)
-    return out, data
-
-
-def _pool(spec, executor: str, ev_kwargs: dict, data: dict, shutdown: bool = True):
-    if executor == "local":
-        from spikefit.execution.local import LocalPool
-
-        return LocalPool(ev_kwargs, data), None
-    from spikefit.execution import workers
-
-    res = spec.resources
-    workers.start_ray(res.address, num_cpus=None if res.address else max(res.workers * res.cpus_per_worker, 1),
-                      num_gpus=None)
-    try:
-        return workers.WorkerPool(res.workers, ev_kwargs, data, cpus_per_worker=res.cpus_per_worker,
-                                  gpus_per_worker=res.gpus_per_worker), workers.stop_ray
-    except BaseException:  # a signal or a failure while the workers start: the cluster is not left behind
-        if shutdown:
-            workers.stop_ray()
-        raise
-
-
 def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=None,
             executor: str | None = None, overwrite: bool = False) -> RunSummary:
     """Fit every cell of ``spec``; results go to ``spec.output_dir()``.
@@ -147,7 +105,19 @@ def run_job(spec, *, progress: bool = True, shutdown: bool = True, recordings=No
     if executor not in EXECUTORS:
         raise ValueError(f"executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
     t_start = time.perf_counter()
-    cells, data = _cell_data(spec, prepare_cells(spec, recordings))  # bad data fails here
+    loaded, started = load_while_ray_starts(spec, recordings, executor)  # bad data fails here
+    try:
+        return _checked_run(spec, executor, loaded, progress, shutdown, overwrite, t_start)
+    except BaseException:  # a bad spec found after the data: the cluster started for it goes too
+        if started and shutdown:
+            from spikefit.execution.workers import stop_ray
+
+            stop_ray()
+        raise
+
+
+def _checked_run(spec, executor, loaded, progress, shutdown, overwrite, t_start) -> RunSummary:
+    cells, data = cell_data(spec, loaded)
     space = search_space(spec)
     ev_kwargs = evaluator_kwargs(spec)
     probe = Evaluator(**{**ev_kwargs, "batch_size": 1})  # validates the objective
@@ -195,7 +165,7 @@ def _run(spec, executor, cells, data, space, ev_kwargs, labels, directions, stor
                               # per cell: the current that drives the model (data.stimulus: idealised steps or recorded)
                               "stimulus": {c: {"mode": spec.data.stimulus,
                                                "used": getattr(cells[c], "stimulus", "recorded")} for c in cells}})
-        pool, stop = _pool(spec, executor, ev_kwargs, data, shutdown)  # a signal while the workers start: "interrupted"
+        pool, stop = start_pool(spec, executor, ev_kwargs, data, shutdown)  # a signal while the workers start: "interrupted"
         store.update_manifest(startup_s=time.perf_counter() - t_start)
         t0 = time.perf_counter()  # compile once per worker and training set, outside the accounting
         mid = ((space.low + space.high) / 2)[None, :].astype(np.float32)

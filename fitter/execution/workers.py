@@ -27,7 +27,7 @@ from typing import Any
 
 from spikefit.execution.retry import RetryPolicy, WorkerError, describe_error
 
-__all__ = ["start_ray", "stop_ray", "WorkerPool", "Batch"]
+__all__ = ["start_ray", "stop_ray", "ray_running", "WorkerPool", "Batch"]
 
 #: seconds a new (or replacement) worker may take to start and answer (an autoscaler adding a
 #: node included) before the pool gives up
@@ -66,6 +66,13 @@ def _loopback_node():
         yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = before
+
+
+def ray_running() -> bool:
+    """Whether this process is connected to a Ray cluster."""
+    import ray
+
+    return ray.is_initialized()
 
 
 def stop_ray() -> None:

@@ -12,9 +12,9 @@ from spikefit.spec.jobspec import JobSpecError, load_job, parse_job
 from spikefit.execution.driver import run_job
 from spikefit.results.store import ResultStore, column_units
 
+from _small_job import QUICKSTART, small_job
 from _synthetic import FIXED_ADEX, TRUE_ADEX, synthetic_adex_recording  # noqa: E402
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "assets" / "base_job.toml"  # the quickstart before its step plan
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +25,6 @@ def ray_session():
 
     yield ray
     stop_ray()
-
-
-def small_job(tmp_path, **changes) -> dict:
-    """The quickstart job cut down: 4 training and 2 validation steps, few trials."""
-    import tomllib
-
-    spec = tomllib.loads(QUICKSTART.read_text())
-    spec["data"]["train"] = {"repeats": [0], "stimuli": ["IDrest:6", "IDrest:9", "IDrest:12", "IDrest:15"]}
-    spec["data"]["validation"] = {"repeats": [1], "stimuli": ["IDrest:8", "IDrest:14"]}
-    spec["search"] = {"sampler": "cmaes_batch", "trials": 96, "batch_size": 32}
-    spec["objective"] = {"mode": "weighted", "metrics": [{"name": "gamma", "delta_ms": 4.0},
-                                                          {"name": "spike_count", "relative": True, "weight": 0.5}]}
-    spec["output"] = str(tmp_path / "out")
-    for key, value in changes.items():
-        spec[key] = value
-    return spec
 
 
 def _run(tmp_path, spec: dict, name="out"):
