@@ -42,16 +42,19 @@ def _job(tmp_path, table, **search):
     }, source="test", base_dir=tmp_path)
 
 
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("staged")
+def _staged_run(tmp, **search):
     rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
     # two identical "repeats" of one frozen noise (Gamma_int = 1)
     sweeps = [replace(rec.sweeps[0], stimulus="n", repeat=i, sweep_id=f"n-{i}") for i in range(2)]
     table = write_sweep_table(replace(rec, sweeps=tuple(sweeps)), tmp / "syn.parquet")
-    spec = _job(tmp, table)
+    spec = _job(tmp, table, **search)
     summary = run_job(spec, progress=False)
     return spec, summary, ResultStore(spec.output_dir())
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    return _staged_run(tmp_path_factory.mktemp("staged"))
 
 
 def test_every_stage_and_seed_spends_its_budget(staged):
@@ -132,15 +135,9 @@ def test_optuna_study_and_trials_table_agree_trial_for_trial(staged):
 @pytest.fixture(scope="module")
 def coarse_to_fine(tmp_path_factory):
     """Global stages at 0.5 ms, the local stage at the job's 0.1 ms, no held-out segment."""
-    tmp = tmp_path_factory.mktemp("c2f")
-    rec = synthetic_adex_recording(n_sweeps=1, duration_ms=2000.0)
-    sweeps = [replace(rec.sweeps[0], stimulus="n", repeat=i, sweep_id=f"n-{i}") for i in range(2)]
-    table = write_sweep_table(replace(rec, sweeps=tuple(sweeps)), tmp / "syn.parquet")
-    spec = _job(tmp, table, holdout_ms=None, stages=[
+    return _staged_run(tmp_path_factory.mktemp("c2f"), holdout_ms=None, stages=[
         {"name": "global", "trials": 64, "seeds": [0, 1], "dt_ms": 0.5},
         {"name": "local", "trials": 64, "seeds": [100], "local": True, "sigma0": 0.05}])
-    summary = run_job(spec, progress=False)
-    return spec, summary, ResultStore(spec.output_dir())
 
 
 def _losses_at(spec, dt_ms: float, frame) -> np.ndarray:
